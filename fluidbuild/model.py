@@ -1,0 +1,149 @@
+"""The validated manifest and the plain data that flows between core and plugins.
+
+Plugins receive these objects and return them; none of them holds behaviour
+beyond small conveniences, so a plugin never reaches into another one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A program a plugin needs, and where to find it."""
+
+    name: str  # logical name plugins ask for: "clang"
+    candidates: tuple[str, ...]  # executables tried in order: ("clang-22", "clang-19", ...)
+    package: str  # Debian package that provides it
+    version_args: tuple[str, ...] = ("--version",)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A discovered program: its resolved path and version identify it."""
+
+    name: str
+    path: str
+    version: str
+
+    def identity(self) -> dict[str, str]:
+        return {"path": self.path, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One ``targets:`` entry of the manifest."""
+
+    name: str
+    plugin: str
+    sources: tuple[str, ...]  # files, globs expanded, project-relative
+    deps: tuple[str, ...]  # names of targets whose outputs are inputs here
+    flags: tuple[str, ...]
+    options: dict[str, Any]  # validated by the plugin's own schema
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one part goes on the disk image."""
+
+    part: str
+    path: str  # file to copy
+    lba: int
+    max_sectors: int | None  # None: up to the end of the disk
+
+
+@dataclass(frozen=True)
+class RunProfile:
+    """One ``run:`` entry: how to boot the image in QEMU."""
+
+    name: str
+    plugin: str
+    binary: str
+    accel: str
+    cpu: str
+    memory_mib: int
+    timeout_s: float
+    drive: str  # "floppy" or "ide"
+    args: tuple[str, ...]
+    serial_log: str
+
+
+@dataclass
+class Manifest:
+    """The whole validated manifest."""
+
+    path: str  # as given by the user
+    root: str  # absolute project root
+    build_dir: str  # project-relative
+    toolchain: dict[str, tuple[str, ...]]
+    cpu_profile: dict[str, Any]
+    targets: dict[str, Target]
+    image: dict[str, Any]
+    run: dict[str, RunProfile]
+    sections: dict[str, Any]  # plugin-contributed top-level sections
+
+
+@dataclass
+class Command:
+    """An external program run by a task.
+
+    Elements of ``argv`` equal to one of ``outputs`` are replaced by a
+    temporary path while the program runs; the result is renamed into place
+    only when it exits 0, so an interrupted build never leaves a partial file.
+    """
+
+    argv: list[str]
+    outputs: list[str] = field(default_factory=list)
+    cwd: str | None = None
+
+
+@dataclass
+class PyAction:
+    """A Python function run by a task; it must write its outputs atomically
+    (:func:`fluidbuild.atomic.atomic_output`)."""
+
+    func: Callable[..., None]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskSpec:
+    """A task description returned by plugins and turned into a doit task."""
+
+    name: str  # "basename" or "basename:sub"
+    doc: str
+    actions: list[Command | PyAction]
+    file_dep: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)  # everything else the output depends on
+    depfile: str | None = None  # make-style dependency file written by the tool
+    task_dep: list[str] = field(default_factory=list)
+    always: bool = False  # never up to date (run, debug, bench)
+    verbosity: int = 1
+
+
+@dataclass
+class TargetResult:
+    """What a plugin declares for one target: its tasks and its outputs."""
+
+    tasks: list[TaskSpec]
+    outputs: list[str]
+
+
+@dataclass
+class BuildContext:
+    """What every plugin may read while declaring tasks."""
+
+    root: str
+    build_dir: str
+    manifest: Manifest
+    cpu_profile: dict[str, Any]
+    tools: Callable[[str], Tool]  # resolve a tool by logical name (raises ToolMissing)
+    plugin_versions: dict[str, str]
+
+    def out(self, *parts: str) -> str:
+        """A project-relative path under the build directory."""
+        return "/".join((self.build_dir, *parts))
