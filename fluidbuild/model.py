@@ -43,6 +43,7 @@ class Target:
     deps: tuple[str, ...]  # names of targets whose outputs are inputs here
     flags: tuple[str, ...]
     options: dict[str, Any]  # validated by the plugin's own schema
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,13 @@ class Command:
 
     Elements of ``argv`` equal to one of ``outputs`` are replaced by a
     temporary path while the program runs; the result is renamed into place
-    only when it exits 0, so an interrupted build never leaves a partial file.
+    only when it exits 0 and ``verify`` (given the temporary paths by output)
+    accepts them, so an interrupted or wrong build never leaves a trusted file.
     """
 
     argv: list[str]
     outputs: list[str] = field(default_factory=list)
-    cwd: str | None = None
+    verify: Callable[[dict[str, str]], None] | None = None
 
 
 @dataclass

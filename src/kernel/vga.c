@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "io.h"
-#include "klib.h"
 #include "vga.h"
 
 #define VGA_TEXT_BUFFER 0xB8000
@@ -59,8 +58,9 @@ static void vga_clear_row(uint32_t row)
         vga_buf[row * VGA_COLS + col] = vga_cell(' ');
 }
 
-/* The screen has no hardware scrolling in this mode's simple use: move
- * every row up one and blank the last. */
+/* Scroll by copying every row up one and blanking the last: 4000 bytes,
+ * simpler than moving the CRTC start address, which wraps at the end of
+ * the 32 KiB text window. */
 static void vga_scroll(void)
 {
     uint32_t i;

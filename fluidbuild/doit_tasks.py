@@ -1,0 +1,158 @@
+"""The bridge to doit: ``dodo.py`` calls :func:`load` and gets its task generators.
+
+Loading validates the manifest, takes the build-tree lock, resolves the CPU
+profile (cached), builds the task graph and converts each
+:class:`~fluidbuild.model.TaskSpec` into a doit task dictionary whose
+``uptodate`` carries the task's :class:`~fluidbuild.fingerprint.Fingerprint`.
+A user mistake ends here with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fluidbuild import cpuprofile, depfile, lock, runner
+from fluidbuild.actions import run_command, run_python
+from fluidbuild.errors import FluidError
+from fluidbuild.fingerprint import Fingerprint
+from fluidbuild.graph import Graph, build
+from fluidbuild.manifest import load as load_manifest
+from fluidbuild.model import BuildContext, Command, Manifest, PyAction, TaskSpec
+from fluidbuild.plugin import Plugins
+from fluidbuild.toolchain import Toolbox
+
+# doit options that take a value: their value is not a task name.
+_VALUE_OPTIONS = {"-n", "--process", "-P", "--parallel-type", "-f", "--file", "-d", "--dir",
+                  "--db-file", "--backend", "--check_file_uptodate", "-r", "--reporter",
+                  "-o", "--output-file", "--codec-cls", "-v", "--verbosity", "-k", "--seek-file"}
+
+
+def default_tasks(argv: list[str]) -> list[str]:
+    """``image`` normally; ``run`` when the command line is just ``doit run``.
+
+    ``run`` is also doit's name for "run the default tasks", so without this
+    ``doit run`` would only build the image instead of booting it.
+    """
+    words, skip = [], False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-") and "=" not in arg:
+            words.append(arg)
+    return ["run"] if words == ["run"] else ["image"]
+
+
+def doit_config(build_dir: str) -> dict[str, Any]:
+    """doit settings: an explicit, safe database backend (never ``dbm.dumb``)."""
+    return {
+        "backend": "sqlite3",
+        "dep_file": os.path.join(build_dir, ".doit.db"),
+        "default_tasks": default_tasks(sys.argv),
+        "par_type": "thread",
+        "cleanforget": True,
+        "cleandep": True,
+    }
+
+
+def load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
+    """Everything ``dodo.py`` puts in its namespace: DOIT_CONFIG and task_* functions."""
+    try:
+        return _load(manifest_path, variables)
+    except FluidError as exc:
+        print(f"fluidbuild: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
+    root = os.getcwd()
+    manifest, plugins = load_manifest(manifest_path, root)
+    lock.acquire(os.path.join(root, manifest.build_dir, ".fluidbuild", "lock"))
+    toolbox = Toolbox(plugins.tools(), manifest.toolchain,
+                      os.path.join(root, manifest.build_dir, ".fluidbuild", "tools.json"))
+    profile = cpuprofile.resolve(manifest, plugins, toolbox)
+    ctx = BuildContext(root=root, build_dir=manifest.build_dir, manifest=manifest,
+                       cpu_profile=profile, tools=toolbox,
+                       plugin_versions={n: i.version for n, i in plugins.info.items()})
+    graph = build(manifest, plugins, ctx)
+    graph.tasks.extend(_core_tasks(manifest, plugins, toolbox, graph, variables))
+    toolbox.save()
+    explain = variables.get("explain", os.environ.get("FLUIDBUILD_EXPLAIN", "")) not in ("", "0")
+    docs = {name: t.doc for name, t in manifest.targets.items()}
+
+    def task_fluidbuild() -> Iterator[dict[str, Any]]:
+        yield from _to_doit(graph.tasks, docs, root, explain)
+
+    task_fluidbuild.__doc__ = "fluidbuild tasks"
+    return {"DOIT_CONFIG": doit_config(manifest.build_dir), "task_fluidbuild": task_fluidbuild}
+
+
+def _core_tasks(manifest: Manifest, plugins: Plugins, toolbox: Toolbox, graph: Graph,
+                variables: dict[str, str]) -> list[TaskSpec]:
+    profile_name = variables.get("profile", "default")
+    boot = {"manifest": manifest, "plugins": plugins, "toolbox": toolbox, "image": graph.image,
+            "profile_name": profile_name}
+    return [
+        TaskSpec("run", f"build, then boot {graph.image} in QEMU (profile=NAME, default 'default')",
+                 [PyAction(runner.run_task, {**boot, "debug": False})],
+                 file_dep=[graph.image], always=True, verbosity=2),
+        TaskSpec("debug", "boot with QEMU CPU/interrupt logging (build/qemu.log) and a GDB stub on :1234",
+                 [PyAction(runner.run_task, {**boot, "debug": True})],
+                 file_dep=[graph.image], always=True, verbosity=2),
+        TaskSpec("plugins", "list the loaded plugins, where each came from, and its version",
+                 [PyAction(_print_plugins, {"plugins": plugins})], always=True, verbosity=2),
+    ]
+
+
+def _print_plugins(plugins: Plugins) -> None:
+    width = max(len(n) for n in plugins.info)
+    for name, info in sorted(plugins.info.items()):
+        print(f"{name:<{width}}  {info.version:<8}  {info.origin:<12}  {info.path}")
+
+
+def _to_doit(tasks: list[TaskSpec], docs: dict[str, str], root: str,
+             explain: bool) -> Iterator[dict[str, Any]]:
+    groups_done: set[str] = set()
+    for task in tasks:
+        basename, _, sub = task.name.partition(":")
+        if sub and basename not in groups_done:
+            groups_done.add(basename)
+            yield {"basename": basename, "name": None,
+                   "doc": docs.get(basename) or f"build target '{basename}'"}
+        yield _task_dict(task, basename, sub, root, explain)
+
+
+def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool) -> dict[str, Any]:
+    file_dep = list(task.file_dep)
+    config = dict(task.config)
+    if task.depfile:
+        found, vanished = depfile.read(task.depfile, root)
+        file_dep.extend(d for d in found if d not in file_dep)
+        if vanished:
+            config["vanished_deps"] = vanished
+    plugin = config.get("plugin", {}).get("name", "") if isinstance(config.get("plugin"), dict) else ""
+    result: dict[str, Any] = {
+        "basename": basename,
+        "actions": [_action(a, root, task.name, plugin) for a in task.actions],
+        "file_dep": file_dep,
+        "targets": list(task.targets),
+        "task_dep": list(task.task_dep),
+        "doc": task.doc,
+        "clean": True,
+        "verbosity": task.verbosity,
+        "uptodate": [False] if task.always else [Fingerprint(config, explain)],
+    }
+    if sub:
+        result["name"] = sub
+    return result
+
+
+def _action(action: Command | PyAction, root: str, task: str,
+            plugin: str) -> tuple[Callable[..., Any], list[Any]]:
+    if isinstance(action, Command):
+        return (run_command, [action, root, task])
+    return (run_python, [action, task, plugin])

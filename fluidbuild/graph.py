@@ -1,0 +1,115 @@
+"""From the validated manifest to task descriptions.
+
+Targets are visited in dependency order; each target's plugin declares its
+tasks and outputs, and those outputs become the inputs of the targets that
+depend on it. The image is laid out by the image plugin and written by the
+core. Every task gets the identity of its plugin; tasks that cannot be built
+(a missing tool) become tasks that fail with that one clear message, so
+``doit list`` and unrelated tasks keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fluidbuild import imagefile
+from fluidbuild.errors import FluidError, ToolMissing
+from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec
+from fluidbuild.plugin import Plugins
+
+
+@dataclass
+class Graph:
+    """Everything doit needs: the tasks, and where the image goes."""
+
+    tasks: list[TaskSpec]
+    image: str
+    outputs: dict[str, list[str]]  # target name -> its outputs
+
+
+def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
+    """Ask every plugin for its tasks, in dependency order."""
+    tasks: list[TaskSpec] = []
+    outputs: dict[str, list[str]] = {}
+    for name in _order(manifest):
+        target = manifest.targets[name]
+        inputs = [path for dep in target.deps for path in outputs[dep]]
+        try:
+            result = plugins.target_tasks(target, inputs, ctx)
+        except ToolMissing as exc:
+            tasks.append(_failing(name, str(exc)))
+            outputs[name] = []
+            continue
+        outputs[name] = result.outputs
+        tasks.extend(_stamped(t, target.plugin, plugins) for t in result.tasks)
+    image = manifest.image["output"]
+    tasks.append(_image_task(manifest, plugins, outputs, image))
+    tasks.extend(_stamped(t, "", plugins) for t in plugins.tasks(manifest, ctx, image))
+    _check_unique(tasks)
+    return Graph(tasks, image, outputs)
+
+
+def _order(manifest: Manifest) -> list[str]:
+    done: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        for dep in manifest.targets[name].deps:
+            visit(dep)
+        done.append(name)
+
+    for name in manifest.targets:
+        visit(name)
+    return done
+
+
+def _stamped(task: TaskSpec, plugin: str, plugins: Plugins) -> TaskSpec:
+    """Add the producing plugin's name and version to the task's configuration."""
+    owner = plugin or task.config.get("plugin", "")
+    info = plugins.info.get(owner)
+    config = dict(task.config)
+    config["plugin"] = {"name": owner, "version": info.version if info else "?"}
+    return replace(task, config=config)
+
+
+def _failing(name: str, message: str) -> TaskSpec:
+    return TaskSpec(name=name, doc=f"(cannot build: {message})",
+                    actions=[PyAction(_fail, {"message": message})], always=True)
+
+
+def _fail(message: str) -> None:
+    raise FluidError(message)
+
+
+def _image_task(manifest: Manifest, plugins: Plugins, outputs: dict[str, list[str]],
+                image: str) -> TaskSpec:
+    spec = manifest.image
+    parts: dict[str, str] = {}
+    for part, target in spec["parts"].items():
+        if not outputs.get(target):
+            return _failing("image", f"target '{target}' for image part '{part}' has no output")
+        parts[part] = outputs[target][0]
+    placements = plugins.image_layout(spec["plugin"], spec, parts)
+    config: dict[str, Any] = {
+        "placements": [vars(p) for p in placements],
+        "disk_bytes": spec["disk_bytes"],
+    }
+    return TaskSpec(
+        name="image",
+        doc=f"write the bootable disk image {image}",
+        actions=[PyAction(imagefile.write_image, {"path": image, "placements": placements,
+                                                  "disk_bytes": spec["disk_bytes"]})],
+        file_dep=[p.path for p in placements],
+        targets=[image],
+        config={**config, "plugin": spec["plugin"]},
+    )
+
+
+def _check_unique(tasks: list[TaskSpec]) -> None:
+    seen: set[str] = set()
+    for task in tasks:
+        if task.name in seen:
+            raise FluidError(f"two tasks are named '{task.name}' (a target and a plugin task clash)")
+        seen.add(task.name)

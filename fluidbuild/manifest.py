@@ -1,0 +1,239 @@
+"""Loading ``manifest.yaml`` into a validated :class:`~fluidbuild.model.Manifest`.
+
+The core owns the sections every build has (``toolchain``, ``cpu_profile``,
+``targets``, ``image``, ``run``); plugins add their own sections and the
+schema of their targets' ``options``. Unknown keys are errors, globs must
+match, paths stay inside the project, and target dependencies must exist and
+be acyclic. Every error names the file, line and key path.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+from fluidbuild.errors import ManifestError, PluginError
+from fluidbuild.model import Manifest, RunProfile, Target
+from fluidbuild.plugin import Plugins
+from fluidbuild.schema import (
+    Field,
+    Float,
+    Int,
+    List,
+    Map,
+    MapOf,
+    RelPath,
+    Schema,
+    Str,
+    Where,
+)
+from fluidbuild.yamlsource import LineDict, load_yaml
+
+NAME = r"[a-z][a-z0-9_]*"
+SECTOR = 512
+
+
+class Raw(Schema):
+    """Any value, validated later (a target's ``options`` by its plugin)."""
+
+    def validate(self, value: Any, where: Where) -> Any:
+        return LineDict() if value is None else value
+
+
+TARGET = Map({
+    "plugin": Field(Str(pattern=NAME), required=True, doc="plugin that builds this target"),
+    "doc": Field(Str(), default="", doc="one line shown by doit list"),
+    "sources": Field(List(RelPath()), default=[], doc="files or globs, project-relative"),
+    "deps": Field(List(Str(pattern=NAME)), default=[], doc="targets whose outputs are inputs"),
+    "flags": Field(List(Str()), default=[], doc="extra tool flags"),
+    "options": Field(Raw(), default=None, doc="plugin-specific, checked by the plugin"),
+})
+
+LAYOUT_SLOT = Map({
+    "part": Field(Str(pattern=NAME), required=True),
+    "lba": Field(Int(minimum=0), required=True),
+    "sectors": Field(Int(minimum=1), doc="slot size; omitted: up to the end of the disk"),
+})
+
+IMAGE = Map({
+    "plugin": Field(Str(pattern=NAME), default="image"),
+    "output": Field(RelPath(), default=None, doc="default: <build_dir>/fluid.img"),
+    "disk": Field(Str(choices=("floppy", "hdd")), default="floppy"),
+    "hdd_mib": Field(Int(minimum=1, maximum=4096), default=16),
+    "parts": Field(MapOf(Str(pattern=NAME), key_pattern=NAME), required=True,
+                   doc="part name -> target providing it"),
+    "layout": Field(List(LAYOUT_SLOT, min_items=1), required=True),
+})
+
+RUN = Map({
+    "plugin": Field(Str(pattern=NAME), default="qemu"),
+    "binary": Field(Str(choices=("qemu-system-i386", "qemu-system-x86_64")),
+                    default="qemu-system-i386"),
+    "accel": Field(Str(choices=("tcg", "kvm")), default="tcg"),
+    "cpu": Field(Str(pattern=r"[A-Za-z0-9_.,+=-]+"), default="max"),
+    "memory_mib": Field(Int(minimum=2, maximum=3072), default=128),
+    "timeout_s": Field(Float(minimum=0.1, maximum=3600), default=60.0),
+    "drive": Field(Str(choices=("floppy", "ide")), default="floppy"),
+    "args": Field(List(Str()), default=[]),
+    "serial_log": Field(RelPath(), default=None),
+})
+
+CPU_PROFILE = Map({
+    "mode": Field(Str(choices=("host", "pinned", "generic")), default="host"),
+    "cpu": Field(Str(pattern=r"[a-z0-9_.-]+"), doc="pinned: an LLVM CPU name such as haswell"),
+    "features": Field(Str(pattern=r"([+-][a-z0-9_.]+)(,[+-][a-z0-9_.]+)*"),
+                      doc="pinned: extra LLVM features, +avx2,-sha"),
+})
+
+CORE_SECTIONS: dict[str, Field] = {
+    "project": Field(Map({"name": Field(Str(), default="fluid-os"),
+                          "version": Field(Str(), default="0.0.0")})),
+    "build_dir": Field(RelPath(), default="build"),
+    "local_plugins": Field(MapOf(RelPath(), key_pattern=NAME), default={}),
+    "toolchain": Field(MapOf(List(Str(), min_items=1), key_pattern=NAME), default={}),
+    "cpu_profile": Field(CPU_PROFILE),
+    "targets": Field(MapOf(TARGET, key_pattern=NAME), required=True),
+    "image": Field(IMAGE, required=True),
+    "run": Field(MapOf(RUN, key_pattern=NAME), required=True),
+}
+
+
+def read_manifest(path: str, root: str) -> tuple[LineDict, dict[str, str]]:
+    """Parse the manifest file; return its data and its ``local_plugins``."""
+    try:
+        with open(os.path.join(root, path), encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ManifestError(path, None, "", f"cannot read manifest: {exc.strerror}") from None
+    data = load_yaml(text, path)
+    if not isinstance(data, dict):
+        raise ManifestError(path, 1, "", "expected a mapping at the top level")
+    where = Where(path, "", getattr(data, "line", 1))
+    local = CORE_SECTIONS["local_plugins"].schema.validate(
+        data.get("local_plugins"), where.child("local_plugins", data.key_lines.get("local_plugins")))
+    for name, file in local.items():
+        if not os.path.isfile(os.path.join(root, file)):
+            raise where.child("local_plugins", data.key_lines.get("local_plugins")).fail(
+                f"plugin file {file!r} for '{name}' does not exist")
+    return data, {name: os.path.join(root, file) for name, file in local.items()}
+
+
+def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest:
+    """Check ``data`` against the core schema plus the plugins' sections."""
+    fields = dict(CORE_SECTIONS)
+    try:
+        contributed = plugins.manifest_sections()
+    except PluginError as exc:
+        raise ManifestError(path, None, "", str(exc)) from None
+    for section, (_, schema) in contributed.items():
+        fields[section] = Field(schema)
+    top = Map(fields).validate(data, Where(path, "", 1))
+    where = Where(path, "", 1)
+    targets = _targets(top["targets"], data["targets"], where.child("targets", data.key_lines.get(
+        "targets")), root, plugins)
+    image = _image(top, data, where, targets)
+    runs = {name: _run_profile(name, spec, top["build_dir"]) for name, spec in top["run"].items()}
+    if "default" not in runs:
+        raise where.child("run", data.key_lines.get("run")).fail("a run profile named 'default' is required")
+    return Manifest(
+        path=path, root=root, build_dir=top["build_dir"],
+        toolchain={k: tuple(v) for k, v in top["toolchain"].items()},
+        cpu_profile=top["cpu_profile"], targets=targets, image=image, run=runs,
+        sections={name: top[name] for name in contributed},
+    )
+
+
+def _targets(specs: dict[str, Any], raw: LineDict, where: Where, root: str,
+             plugins: Plugins) -> dict[str, Target]:
+    targets: dict[str, Target] = {}
+    for name, spec in specs.items():
+        here = where.child(name, raw.key_lines.get(name))
+        entry = raw[name]
+        plugin_where = here.child("plugin", entry.key_lines.get("plugin"))
+        try:
+            schema = plugins.options_schema(spec["plugin"])
+        except PluginError as exc:
+            raise plugin_where.fail(str(exc)) from None
+        options_where = here.child("options", entry.key_lines.get("options"))
+        options = schema.validate(spec["options"], options_where) if schema else {}
+        if schema is None and spec["options"]:
+            raise options_where.fail(f"plugin '{spec['plugin']}' takes no options")
+        sources = _expand(spec["sources"], here.child("sources", entry.key_lines.get("sources")), root)
+        for i, dep in enumerate(spec["deps"]):
+            if dep not in specs:
+                lines = getattr(entry.get("deps"), "item_lines", [])
+                raise here.child("deps", entry.key_lines.get("deps")).child(
+                    i, lines[i] if i < len(lines) else None).fail(f"unknown target '{dep}'")
+        targets[name] = Target(name, spec["plugin"], tuple(sources), tuple(spec["deps"]),
+                               tuple(spec["flags"]), options, spec["doc"])
+    _check_acyclic(targets, where)
+    return targets
+
+
+def _expand(patterns: list[str], where: Where, root: str) -> list[str]:
+    files: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matches = sorted(os.path.relpath(m, root) for m in glob.glob(os.path.join(root, pattern)))
+            if not matches:
+                raise where.fail(f"glob {pattern!r} matches no file")
+            files.extend(matches)
+        elif os.path.isfile(os.path.join(root, pattern)):
+            files.append(pattern)
+        else:
+            raise where.fail(f"source file {pattern!r} does not exist")
+    return list(dict.fromkeys(files))
+
+
+def _check_acyclic(targets: dict[str, Target], where: Where) -> None:
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*chain[chain.index(name):], name])
+            raise where.fail(f"dependency cycle: {cycle}")
+        state[name] = 1
+        for dep in targets[name].deps:
+            visit(dep, [*chain, name])
+        state[name] = 2
+
+    for name in targets:
+        visit(name, [])
+
+
+def _image(top: dict[str, Any], data: LineDict, where: Where,
+           targets: dict[str, Target]) -> dict[str, Any]:
+    image = dict(top["image"])
+    image_where = where.child("image", data.key_lines.get("image"))
+    for part, target in image["parts"].items():
+        if target not in targets:
+            raise image_where.child("parts", None).child(part, None).fail(
+                f"unknown target '{target}'")
+    for slot in image["layout"]:
+        if slot["part"] not in image["parts"]:
+            raise image_where.child("layout", None).fail(
+                f"layout names part '{slot['part']}', which is not in image.parts")
+    image["output"] = image["output"] or f"{top['build_dir']}/fluid.img"
+    image["disk_bytes"] = 1_474_560 if image["disk"] == "floppy" else image["hdd_mib"] << 20
+    image["disk_sectors"] = image["disk_bytes"] // SECTOR
+    return image
+
+
+def _run_profile(name: str, spec: dict[str, Any], build_dir: str) -> RunProfile:
+    return RunProfile(
+        name=name, plugin=spec["plugin"], binary=spec["binary"], accel=spec["accel"],
+        cpu=spec["cpu"], memory_mib=spec["memory_mib"], timeout_s=spec["timeout_s"],
+        drive=spec["drive"], args=tuple(spec["args"]),
+        serial_log=spec["serial_log"] or f"{build_dir}/serial-{name}.log",
+    )
+
+
+def load(path: str, root: str) -> tuple[Manifest, Plugins]:
+    """Read, load plugins for, and validate the manifest at ``path``."""
+    data, local = read_manifest(path, root)
+    plugins = Plugins(local)
+    return validate(data, path, root, plugins), plugins
+

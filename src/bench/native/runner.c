@@ -1,0 +1,210 @@
+/* runner <name> <generic|tuned> <size> <iterations> [--seed N]
+ *        [--input-file PATH] [--dump-file PATH]
+ *
+ * Maps an arena, runs setup(), one untimed warm-up run(), then `iterations`
+ * timed run() calls, and prints
+ *   FLUID-BENCH {"name":..,"variant":..,"arch":..,"size":..,"iterations":..,
+ *                "cycles":..,"ns":..,"min_ns":..,"work":..,"unit":..,
+ *                "throughput":..,"checksum":"0x..."}
+ * cycles and ns cover all timed iterations, min_ns is the fastest one, work
+ * is one run()'s, throughput is work * iterations per second. A size or
+ * iteration count of 0 takes the registry's value. */
+#include "bench.h"
+#include "klib.h"
+#include "regionio.h"
+#include "runner.h"
+#include "sys.h"
+#include "text.h"
+#include "tsc.h"
+
+#define EXIT_OK 0
+#define EXIT_USAGE 2
+#define EXIT_FAILED 1
+#define LINE_BYTES 512
+#define NS_PER_SECOND 1e9
+
+#if defined(__x86_64__)
+#define RUNNER_ARCH "x86_64"
+#else
+#define RUNNER_ARCH "i386"
+#endif
+
+struct options {
+    const char *name;
+    const char *variant;
+    uint32_t size;
+    uint32_t iterations;
+    uint32_t seed;
+    const char *input_file;
+    const char *dump_file;
+};
+
+struct timing {
+    uint64_t cycles;
+    uint64_t ns;
+    uint64_t min_ns;
+};
+
+static void say(const char *msg)
+{
+    sys_write(SYS_STDERR, msg, strlen(msg));
+}
+
+static int usage(void)
+{
+    say("usage: runner <name> <generic|tuned> <size> <iterations> [--seed N] "
+        "[--input-file PATH] [--dump-file PATH]\n");
+    return EXIT_USAGE;
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+    if (argc < 5)
+        return -1;
+    opt->name = argv[1];
+    opt->variant = argv[2];
+    opt->seed = BENCH_DEFAULT_SEED;
+    opt->input_file = 0;
+    opt->dump_file = 0;
+    if (text_parse_u32(argv[3], &opt->size) || text_parse_u32(argv[4], &opt->iterations))
+        return -1;
+    for (int i = 5; i < argc; i += 2) {
+        if (i + 1 >= argc)
+            return -1;
+        if (strcmp(argv[i], "--seed") == 0) {
+            if (text_parse_u32(argv[i + 1], &opt->seed))
+                return -1;
+        } else if (strcmp(argv[i], "--input-file") == 0) {
+            opt->input_file = argv[i + 1];
+        } else if (strcmp(argv[i], "--dump-file") == 0) {
+            opt->dump_file = argv[i + 1];
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const struct bench_entry *find_entry(const char *name)
+{
+    for (uint32_t i = 0; i < bench_registry_count; i++)
+        if (strcmp(bench_registry[i].name, name) == 0)
+            return &bench_registry[i];
+    return 0;
+}
+
+static struct timing time_runs(const struct bench_desc *desc, void *arena, uint32_t size,
+                               uint32_t iterations)
+{
+    struct timing t = {0, 0, ~(uint64_t)0};
+    desc->run(arena, size); /* warm caches and page in the arena */
+    for (uint32_t i = 0; i < iterations; i++) {
+        uint64_t ns0 = sys_monotonic_ns();
+        uint64_t c0 = tsc_read();
+        desc->run(arena, size);
+        uint64_t c1 = tsc_read();
+        uint64_t ns = sys_monotonic_ns() - ns0;
+        t.cycles += c1 - c0;
+        t.ns += ns;
+        if (ns < t.min_ns)
+            t.min_ns = ns;
+    }
+    if (iterations == 0)
+        t.min_ns = 0;
+    return t;
+}
+
+static void key(struct text *line, const char *name, int first)
+{
+    text_str(line, first ? "{\"" : ",\"");
+    text_str(line, name);
+    text_str(line, "\":");
+}
+
+static void key_str(struct text *line, const char *name, const char *value)
+{
+    key(line, name, 0);
+    text_char(line, '"');
+    text_str(line, value);
+    text_char(line, '"');
+}
+
+static void key_u64(struct text *line, const char *name, uint64_t value)
+{
+    key(line, name, 0);
+    text_u64(line, value);
+}
+
+static void report(const struct options *opt, const struct bench_desc *desc,
+                   const struct timing *t, uint64_t checksum)
+{
+    char buf[LINE_BYTES];
+    struct text line = {buf, sizeof buf, 0};
+    uint64_t work = desc->work(opt->size);
+    double seconds = (double)t->ns / NS_PER_SECOND;
+    text_str(&line, "FLUID-BENCH ");
+    key(&line, "name", 1);
+    text_char(&line, '"');
+    text_str(&line, desc->name);
+    text_char(&line, '"');
+    key_str(&line, "variant", opt->variant);
+    key_str(&line, "arch", RUNNER_ARCH);
+    key_u64(&line, "size", opt->size);
+    key_u64(&line, "iterations", opt->iterations);
+    key_u64(&line, "cycles", t->cycles);
+    key_u64(&line, "ns", t->ns);
+    key_u64(&line, "min_ns", t->min_ns);
+    key_u64(&line, "work", work);
+    key_str(&line, "unit", desc->unit);
+    key(&line, "throughput", 0);
+    text_fixed3(&line, seconds > 0.0 ? (double)work * opt->iterations / seconds : 0.0);
+    key(&line, "checksum", 0);
+    text_char(&line, '"');
+    text_hex64(&line, checksum);
+    text_str(&line, "\"}\n");
+    sys_write(SYS_STDOUT, line.buf, line.len);
+}
+
+int runner_main(int argc, char **argv)
+{
+    struct options opt;
+    if (parse_options(argc, argv, &opt))
+        return usage();
+    const struct bench_entry *entry = find_entry(opt.name);
+    if (!entry) {
+        say("runner: unknown benchmark\n");
+        return EXIT_USAGE;
+    }
+    const struct bench_desc *desc;
+    if (strcmp(opt.variant, "generic") == 0)
+        desc = entry->generic;
+    else if (strcmp(opt.variant, "tuned") == 0)
+        desc = entry->tuned;
+    else
+        return usage();
+    if (opt.size == 0)
+        opt.size = entry->size;
+    if (opt.iterations == 0)
+        opt.iterations = entry->iterations;
+
+    size_t bytes = desc->mem_bytes(opt.size);
+    void *arena = sys_map_anon(bytes ? bytes : 1);
+    if (!arena) {
+        say("runner: cannot map the arena\n");
+        return EXIT_FAILED;
+    }
+    struct bench_region input, output;
+    desc->regions(opt.size, &input, &output);
+    desc->setup(arena, opt.size, opt.seed);
+    if (opt.input_file && region_load(opt.input_file, arena, &input)) {
+        say("runner: input file missing or not the size of the input region\n");
+        return EXIT_FAILED;
+    }
+    struct timing t = time_runs(desc, arena, opt.size, opt.iterations);
+    report(&opt, desc, &t, desc->checksum(arena, opt.size));
+    if (opt.dump_file && region_dump(opt.dump_file, arena, &input, &output)) {
+        say("runner: cannot write the dump file\n");
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,95 @@
+; stage2.asm - second stage (LBA 1-8), loaded by stage 1 at 0000:7E00.
+;
+; Entered in real mode with CS = DS = ES = SS = 0 and the boot drive in DL.
+; Sets up COM1, the disk access mode, A20 and the memory map, loads and
+; verifies the kernel, fills the boot-info structure at 0x500 and enters
+; 32-bit protected mode at the kernel's entry point (docs/boot-protocol.md).
+
+%include "boot.inc"
+
+    bits 16
+    org STAGE2_ADDR
+
+stage2_start:
+    ; A stack of our own above the CRC table: stage 1's stack sits where a
+    ; kernel linked at 0x1000 may be copied.
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov sp, STAGE2_STACK_TOP
+    sti
+    cld
+
+    call serial_init
+    call boot_info_init                 ; DL = boot drive
+    call disk_init
+    call a20_enable
+    call e820_read
+    call crc32_init_table
+    call kernel_check_header
+    call kernel_load
+    call kernel_verify
+    jmp enter_kernel
+
+; boot_info_init: clear the boot-info area except stage 1's time stamp,
+; then stamp the magic and the boot drive. DL = boot drive.
+boot_info_init:
+    pushad
+    mov esi, [BI_TSC_STAGE1]
+    mov ebp, [BI_TSC_STAGE1 + 4]
+    mov di, BOOT_INFO
+    mov cx, BOOT_INFO_SIZE / 2
+    xor ax, ax
+    rep stosw
+    mov [BI_TSC_STAGE1], esi
+    mov [BI_TSC_STAGE1 + 4], ebp
+    mov dword [BI_MAGIC], BOOT_INFO_MAGIC
+    mov [BI_BOOT_DRIVE], dl
+    popad
+    ret
+
+; enter_kernel: the CPU switches to protected mode when CR0.PE is set, but
+; keeps running with the cached real-mode CS until a far jump loads CS from
+; the GDT; only then does it execute 32-bit code.
+enter_kernel:
+    cli
+    lgdt [gdt_descriptor]
+    mov eax, cr0
+    or al, CR0_PE
+    mov cr0, eax
+    jmp GDT_CODE_SEL:protected_entry
+
+    bits 32
+protected_entry:
+    mov ax, GDT_DATA_SEL
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov ss, ax
+    mov esp, KERNEL_STACK_TOP
+    mov ebp, esp
+    rdtsc
+    mov [BI_TSC_HANDOFF], eax
+    mov [BI_TSC_HANDOFF + 4], edx
+    mov eax, KERNEL_BOOT_MAGIC
+    mov ebx, BOOT_INFO
+    jmp [kernel_entry]
+
+    bits 16
+%include "console.inc"
+%include "disk.inc"
+%include "a20.inc"
+%include "memmap.inc"
+%include "gdt.inc"
+%include "crc32.inc"
+%include "load.inc"
+
+%if __?PASS?__ == FINAL_PASS
+  %if ($ - $$) > STAGE2_SIZE
+    %error "stage 2 code is larger than its 4096 bytes"
+  %endif
+%endif
+    times STAGE2_SIZE - ($ - $$) db 0

@@ -1,0 +1,125 @@
+/* Benchmark runner. Timing uses the TSC, the finest clock the CPU has;
+ * the kernel runs with interrupts off, so nothing else runs between the
+ * two reads. A warm-up run first takes cache misses on the freshly set up
+ * arena out of the measurement. */
+#include <stdint.h>
+
+#include "bench.h"
+#include "bench_run.h"
+#include "console.h"
+#include "dispatch.h"
+#include "exit.h"
+#include "klib.h"
+#include "kprintf.h"
+#include "mem.h"
+#include "timer.h"
+
+#define ARENA_ALIGN 64 /* bench.h: arenas are 64-byte aligned */
+#define LABEL_LEN 64 /* "<name>_<tag>" and "<unit>/s" labels */
+#define MILLI 1000ull
+
+struct bench_result {
+    uint32_t size;
+    uint32_t iterations;
+    uint64_t cycles;
+    uint64_t ns;
+    uint64_t work;
+    uint64_t throughput_milli;
+    uint64_t checksum;
+};
+
+static void measure(const struct bench_desc *d, uint32_t size,
+                    uint32_t iterations, struct bench_result *r)
+{
+    void *arena = kmalloc_aligned(d->mem_bytes(size), ARENA_ALIGN);
+    uint64_t start;
+    uint32_t i;
+
+    d->setup(arena, size, BENCH_DEFAULT_SEED);
+    d->run(arena, size);
+    start = rdtsc();
+    for (i = 0; i < iterations; i++)
+        d->run(arena, size);
+    r->cycles = rdtsc() - start;
+    r->checksum = d->checksum(arena, size);
+    kfree(arena);
+
+    r->size = size;
+    r->iterations = iterations;
+    r->ns = tsc_cycles_to_ns(r->cycles);
+    r->work = d->work(size) * iterations;
+    /* work / (cycles / tsc_hz) * 1000, with a 128-bit intermediate. */
+    r->throughput_milli = r->cycles ? kmuldiv64(r->work, tsc_hz() * MILLI, r->cycles) : 0;
+}
+
+/* "12.345 M" style rendering of a throughput for people. */
+static void print_rate(uint64_t milli, const char *unit)
+{
+    static const char *const prefixes[] = { "", "k", "M", "G", "T" };
+    const unsigned last = sizeof(prefixes) / sizeof(prefixes[0]) - 1;
+    uint64_t scale = MILLI; /* milli-units per displayed unit */
+    unsigned p = 0;
+
+    while (p < last && milli / scale >= MILLI) {
+        scale *= MILLI;
+        p++;
+    }
+    kprintf("%llu.%03llu %s%s/s", (unsigned long long)(milli / scale),
+            (unsigned long long)(milli % scale / (scale / MILLI)), prefixes[p], unit);
+}
+
+static void report(const char *name, const char *variant, const char *unit,
+                   const struct bench_result *r)
+{
+    char rate_unit[LABEL_LEN];
+
+    kprintf_to(CONSOLE_SERIAL, "FLUID-BENCH {\"name\":");
+    console_write_json_string(CONSOLE_SERIAL, name);
+    kprintf_to(CONSOLE_SERIAL, ",\"variant\":");
+    console_write_json_string(CONSOLE_SERIAL, variant);
+    kprintf_to(CONSOLE_SERIAL,
+               ",\"size\":%u,\"iterations\":%u,\"cycles\":%llu,\"ns\":%llu,"
+               "\"work\":%llu,\"unit\":",
+               r->size, r->iterations, (unsigned long long)r->cycles,
+               (unsigned long long)r->ns, (unsigned long long)r->work);
+    console_write_json_string(CONSOLE_SERIAL, unit);
+    kprintf_to(CONSOLE_SERIAL, ",\"throughput_milli\":%llu,\"throughput_unit\":",
+               (unsigned long long)r->throughput_milli);
+    ksnprintf(rate_unit, sizeof(rate_unit), "%s/s", unit);
+    console_write_json_string(CONSOLE_SERIAL, rate_unit);
+    kprintf_to(CONSOLE_SERIAL, ",\"checksum\":\"0x%016llx\"}\n",
+               (unsigned long long)r->checksum);
+
+    kprintf("bench %-14s %-22s %12llu cycles  ", name, variant,
+            (unsigned long long)r->cycles);
+    print_rate(r->throughput_milli, unit);
+    kprintf("\n");
+}
+
+static void run_entry(uint32_t i, const char *cpu_tag)
+{
+    const struct bench_entry *e = &bench_registry[i];
+    const struct bench_desc *d = dispatch_bench(i);
+    char variant[LABEL_LEN];
+    struct bench_result r;
+    uint32_t size, iterations;
+
+    if (!d)
+        check_failed("benchmark %s has no generic variant", e->name);
+    size = e->size ? e->size : d->default_size;
+    /* At least one timed run, so there is something to divide by. */
+    iterations = e->iterations ? e->iterations : 1;
+
+    ksnprintf(variant, sizeof(variant), "%s_%s", e->name,
+              d == e->tuned ? cpu_tag : "generic");
+    measure(d, size, iterations, &r);
+    report(e->name, variant, d->unit, &r);
+}
+
+void bench_run_all(const char *cpu_tag)
+{
+    uint32_t i;
+
+    for (i = 0; i < bench_registry_count; i++)
+        run_entry(i, cpu_tag);
+}

@@ -1,0 +1,66 @@
+/* CPU identification: which instruction-set extensions this CPU has, in the
+ * `cpu_features` bit layout of docs/boot-protocol.md. */
+#ifndef FLUID_CPU_H
+#define FLUID_CPU_H
+
+#include <stdint.h>
+
+enum cpu_feature_bit {
+    CPU_FEAT_SSE = 0,
+    CPU_FEAT_SSE2 = 1,
+    CPU_FEAT_SSE3 = 2,
+    CPU_FEAT_SSSE3 = 3,
+    CPU_FEAT_SSE4_1 = 4,
+    CPU_FEAT_SSE4_2 = 5,
+    CPU_FEAT_POPCNT = 6,
+    CPU_FEAT_AVX = 7,
+    CPU_FEAT_FMA = 8,
+    CPU_FEAT_F16C = 9,
+    CPU_FEAT_MOVBE = 10,
+    CPU_FEAT_AES = 11,
+    CPU_FEAT_PCLMUL = 12,
+    CPU_FEAT_AVX2 = 13,
+    CPU_FEAT_BMI1 = 14,
+    CPU_FEAT_BMI2 = 15,
+    CPU_FEAT_ADX = 16,
+    CPU_FEAT_SHA = 17,
+    CPU_FEAT_AVX512F = 18,
+    CPU_FEAT_LZCNT = 19,
+    CPU_FEATURE_COUNT = 20,
+};
+
+#define CPU_FEAT(bit) (1u << (bit))
+
+/* Features whose instructions use the XMM, YMM or ZMM registers: they are
+ * only usable once the OS has enabled saving that register state (fpu.c).
+ * The rest (popcnt, movbe, bmi1/2, adx, lzcnt) work on general registers. */
+#define CPU_FEATS_XMM                                                        \
+    (CPU_FEAT(CPU_FEAT_SSE) | CPU_FEAT(CPU_FEAT_SSE2) |                      \
+     CPU_FEAT(CPU_FEAT_SSE3) | CPU_FEAT(CPU_FEAT_SSSE3) |                    \
+     CPU_FEAT(CPU_FEAT_SSE4_1) | CPU_FEAT(CPU_FEAT_SSE4_2) |                 \
+     CPU_FEAT(CPU_FEAT_AES) | CPU_FEAT(CPU_FEAT_PCLMUL) |                    \
+     CPU_FEAT(CPU_FEAT_SHA))
+#define CPU_FEATS_YMM                                                        \
+    (CPU_FEAT(CPU_FEAT_AVX) | CPU_FEAT(CPU_FEAT_FMA) |                       \
+     CPU_FEAT(CPU_FEAT_F16C) | CPU_FEAT(CPU_FEAT_AVX2))
+#define CPU_FEATS_ZMM CPU_FEAT(CPU_FEAT_AVX512F)
+
+struct cpu_info {
+    char vendor[13];         /* "GenuineIntel", NUL-terminated */
+    uint32_t max_leaf;       /* highest basic CPUID leaf */
+    uint32_t max_ext_leaf;   /* highest extended CPUID leaf */
+    uint32_t features;       /* CPU_FEAT_* bits CPUID reports */
+    int has_fpu;             /* on-chip x87 */
+    int has_tsc;             /* RDTSC */
+    int has_fxsr;            /* FXSAVE/FXRSTOR: prerequisite of CR4.OSFXSR */
+    int has_xsave;           /* XSAVE/XGETBV/XSETBV: prerequisite of AVX state */
+    uint32_t xcr0_supported; /* XCR0 bits the CPU accepts (CPUID leaf 0Dh) */
+};
+
+/* Fills `ci` from CPUID. Panics on a CPU without CPUID (before Pentium). */
+void cpu_detect(struct cpu_info *ci);
+
+/* Protocol name of a feature bit ("avx2"), or "?" past the table. */
+const char *cpu_feature_name(unsigned bit);
+
+#endif

@@ -1,0 +1,171 @@
+/* kernel_main: brings the machine up in dependency order, reports how it
+ * booted, checks the heap, runs the benchmarks and ends the run. */
+#include <stdint.h>
+
+#include "bench_run.h"
+#include "boot_info.h"
+#include "console.h"
+#include "cpu.h"
+#include "dispatch.h"
+#include "e820.h"
+#include "exit.h"
+#include "fpu.h"
+#include "gdt.h"
+#include "idt.h"
+#include "klib.h"
+#include "kprintf.h"
+#include "mem.h"
+#include "mem_selftest.h"
+#include "test_hooks.h"
+#include "timer.h"
+
+#ifndef FLUID_OS_VERSION
+#define FLUID_OS_VERSION "0.1.0"
+#endif
+
+#define KIB 1024u
+#define HZ_PER_MHZ 1000000u
+#define FLUD_MAGIC "FLUD"
+#define FLUD_MAGIC_LEN 4
+#define DEFAULT_CPU_TAG "generic"
+
+/* linker.ld: the image starts with the FLUD header (entry.asm), stamped
+ * by the build after linking, so its fields are read at run time. */
+extern const struct flud_header __kernel_start;
+extern const char __kernel_end[];
+
+__attribute__((noreturn)) void kernel_main(const struct boot_info *bi);
+
+static const char *const a20_names[] = {
+    [BOOT_A20_ALREADY_ON] = "on",
+    [BOOT_A20_BIOS] = "bios",
+    [BOOT_A20_KBC] = "kbc",
+    [BOOT_A20_FAST] = "fast",
+};
+
+static const char *a20_name(uint8_t method)
+{
+    return method < sizeof(a20_names) / sizeof(a20_names[0]) ? a20_names[method] : "unknown";
+}
+
+static void check_handoff(const struct boot_info *bi, const struct flud_header *hdr)
+{
+    if (bi->magic != BOOT_INFO_MAGIC)
+        panic("boot info at %p has magic 0x%08x, expected 0x%08x", (const void *)bi,
+              bi->magic, BOOT_INFO_MAGIC);
+    if (memcmp(hdr->magic, FLUD_MAGIC, FLUD_MAGIC_LEN) != 0)
+        panic("kernel header at %p lacks the FLUD magic", (const void *)hdr);
+    if (bi->kernel_bytes != hdr->kernel_bytes)
+        panic("loader copied %u kernel bytes, header says %u", bi->kernel_bytes,
+              hdr->kernel_bytes);
+}
+
+/* The stamped tag, NUL-terminated even if it fills all 16 bytes. */
+static void read_cpu_tag(const struct flud_header *hdr, char tag[FLUD_CPU_TAG_LEN + 1])
+{
+    memcpy(tag, hdr->cpu_tag, FLUD_CPU_TAG_LEN);
+    tag[FLUD_CPU_TAG_LEN] = '\0';
+    if (tag[0] == '\0')
+        memcpy(tag, DEFAULT_CPU_TAG, sizeof(DEFAULT_CPU_TAG));
+}
+
+/* Feature names as `sse sse2 ...` (people) or `"sse","sse2"` (JSON). */
+static void print_features(unsigned targets, uint32_t mask, int json)
+{
+    const char *sep = "";
+    unsigned bit;
+
+    for (bit = 0; bit < CPU_FEATURE_COUNT; bit++) {
+        if (!(mask & CPU_FEAT(bit)))
+            continue;
+        kprintf_to(targets, json ? "%s\"%s\"" : "%s%s", sep, cpu_feature_name(bit));
+        sep = json ? "," : " ";
+    }
+}
+
+static void print_banner(void)
+{
+    console_set_color(VGA_LIGHT_CYAN, VGA_BLACK);
+    kprintf("Fluid OS %s - self-optimizing unikernel\n", FLUID_OS_VERSION);
+    console_set_color(VGA_LIGHT_GREY, VGA_BLACK);
+}
+
+static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
+                          uint32_t usable, const char *tag, uint32_t mem_kib)
+{
+    kprintf("boot: drive 0x%02x, %s, A20 %s, kernel %u bytes at 0x%08x\n",
+            bi->boot_drive, bi->disk_mode == BOOT_DISK_LBA ? "LBA" : "CHS",
+            a20_name(bi->a20_method), bi->kernel_bytes, bi->kernel_load);
+    kprintf("cpu: %s, TSC %llu MHz, features:", ci->vendor,
+            (unsigned long long)(tsc_hz() / HZ_PER_MHZ));
+    if (usable) {
+        kprintf(" ");
+        print_features(CONSOLE_ALL, usable, 0);
+    }
+    kprintf("\nmemory: %u KiB usable\n", mem_kib);
+    if (dispatch_is_tuned()) {
+        kprintf("code: tuned for %s, running tuned variants\n", tag);
+    } else {
+        kprintf("code: tuned for %s, CPU lacks ", tag);
+        print_features(CONSOLE_ALL, dispatch_missing(), 0);
+        kprintf(": running generic variants\n");
+    }
+}
+
+static void print_boot_line(const struct boot_info *bi, const char *tag,
+                            uint32_t mem_kib, uint64_t boot_cycles)
+{
+    kprintf_to(CONSOLE_SERIAL,
+               "FLUID-BOOT {\"drive\":%u,\"disk\":\"%s\",\"a20\":\"%s\","
+               "\"mem_kib\":%u,\"cpu\":",
+               bi->boot_drive, bi->disk_mode == BOOT_DISK_LBA ? "LBA" : "CHS",
+               a20_name(bi->a20_method), mem_kib);
+    console_write_json_string(CONSOLE_SERIAL, tag);
+    kprintf_to(CONSOLE_SERIAL, ",\"variant\":\"%s\",\"missing\":[", dispatch_variant_name());
+    print_features(CONSOLE_SERIAL, dispatch_missing(), 1);
+    kprintf_to(CONSOLE_SERIAL, "],\"kernel_bytes\":%u,\"boot_cycles\":%llu,\"boot_us\":%llu}\n",
+               bi->kernel_bytes, (unsigned long long)boot_cycles,
+               (unsigned long long)tsc_cycles_to_us(boot_cycles));
+}
+
+void kernel_main(const struct boot_info *bi)
+{
+    /* First, before any work: boot time is measured up to here. */
+    uint64_t entry_tsc = rdtsc();
+    const struct flud_header *hdr = &__kernel_start;
+    char tag[FLUD_CPU_TAG_LEN + 1];
+    struct cpu_info ci;
+    uint32_t usable, mem_kib;
+    uintptr_t reserved_end;
+    uint64_t boot_cycles;
+
+    console_init();
+    gdt_init();
+    idt_init();
+    check_handoff(bi, hdr);
+    print_banner();
+
+    cpu_detect(&ci);
+    usable = fpu_init(&ci);
+    timer_init();
+
+    /* The heap must not cover the image or its BSS: take the larger of
+     * the stamped bss_end and the linker's own end symbol. */
+    reserved_end = (uintptr_t)__kernel_end;
+    if (hdr->bss_end > reserved_end)
+        reserved_end = hdr->bss_end;
+    e820_init_heap(bi, (uintptr_t)hdr, reserved_end);
+    mem_kib = (uint32_t)(e820_usable_bytes(bi) / KIB);
+
+    read_cpu_tag(hdr, tag);
+    dispatch_init(hdr->cpu_features, usable);
+
+    boot_cycles = entry_tsc > bi->tsc_stage1 ? entry_tsc - bi->tsc_stage1 : 0;
+    print_summary(bi, &ci, usable, tag, mem_kib);
+    print_boot_line(bi, tag, mem_kib, boot_cycles);
+
+    test_hooks_run();
+    mem_selftest();
+    bench_run_all(tag);
+    kernel_exit_ok();
+}

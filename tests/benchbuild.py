@@ -1,0 +1,90 @@
+"""Build the native benchmark runners (src/bench/native/) with clang-19.
+
+One runner per architecture links both variants of all six benchmarks:
+
+- ``x86_64``: a static x86-64 Linux process; benchmarks at -O3, generic
+  ``-march=x86-64``, tuned ``-march=<host cpu>``.
+- ``i386``: a static 32-bit process built with the kernel's exact flags
+  (i686-unknown-none-elf, -O2, freestanding; generic ``-march=i686 -mno-sse
+  -mno-mmx``, tuned ``-march=<cpu>``): the fair peer of the in-kernel run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "src" / "bench"
+KERNEL_DIR = ROOT / "src" / "kernel"
+BENCHMARKS = ("matrix_mul", "fft_1d", "sha256_stream", "regex_dfa", "gemm_tile", "physics_step")
+RUNNER_SOURCES = ("start.c", "sys.c", "text.c", "regionio.c", "runner.c", "registry.c")
+CLANG = "clang-19"
+LLD = "ld.lld-19"
+
+COMMON_FLAGS = ("-std=c11", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic")
+ARCHES = {
+    "x86_64": {
+        "flags": ("--target=x86_64-unknown-linux-gnu", "-O3"),
+        "generic": ("-march=x86-64",),
+        "emulation": "elf_x86_64",
+    },
+    "i386": {
+        "flags": ("--target=i686-unknown-none-elf", "-O2"),
+        "generic": ("-march=i686", "-mno-sse", "-mno-mmx"),
+        "emulation": "elf_i386",
+    },
+}
+
+
+def host_cpu() -> str:
+    """The LLVM name of this machine's CPU (the tuned variants' -march)."""
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_name()
+
+
+def _run_tool(args: list[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}\n{done.stderr}")
+
+
+def build_native_runners(
+    out_dir: Path, cpu: str | None = None, kernel_dir: Path = KERNEL_DIR
+) -> dict[str, Path]:
+    """Compile and link both runners into ``out_dir``; return {arch: path}."""
+    cpu = cpu or host_cpu()
+    include = [f"-I{kernel_dir}", f"-I{BENCH_DIR}"]
+    jobs: list[list[str]] = []
+    objects: dict[str, list[Path]] = {}
+    for arch, conf in ARCHES.items():
+        obj_dir = out_dir / arch
+        obj_dir.mkdir(parents=True, exist_ok=True)
+        base = [CLANG, *conf["flags"], *COMMON_FLAGS, *include, "-c"]
+        variants = {"generic": list(conf["generic"]), "tuned": [f"-march={cpu}"]}
+        objs: list[Path] = []
+        for name in BENCHMARKS:
+            for variant, march in variants.items():
+                obj = obj_dir / f"{name}_{variant}.o"
+                suffix = f"-DFLUID_VARIANT_SUFFIX=_{variant}"
+                jobs.append([*base, *march, suffix, str(BENCH_DIR / f"{name}.c"), "-o", str(obj)])
+                objs.append(obj)
+        support = [BENCH_DIR / "native" / src for src in RUNNER_SOURCES]
+        support.append(kernel_dir / "klib.c")
+        for src in support:
+            obj = obj_dir / f"support_{src.stem}.o"
+            jobs.append([*base, *variants["generic"], str(src), "-o", str(obj)])
+            objs.append(obj)
+        objects[arch] = objs
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(_run_tool, jobs))
+    runners: dict[str, Path] = {}
+    for arch, objs in objects.items():
+        exe = out_dir / f"runner_{arch}"
+        emulation = ARCHES[arch]["emulation"]
+        link = [LLD, "-m", emulation, "-static", "-nostdlib", "-e", "_start"]
+        _run_tool([*link, *map(str, objs), "-o", str(exe)])
+        runners[arch] = exe
+    return runners
