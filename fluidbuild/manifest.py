@@ -91,7 +91,7 @@ CORE_SECTIONS: dict[str, Field] = {
                           "version": Field(Str(), default="0.0.0")})),
     "build_dir": Field(RelPath(), default="build"),
     "local_plugins": Field(MapOf(RelPath(), key_pattern=NAME), default={}),
-    "toolchain": Field(MapOf(List(Str(), min_items=1), key_pattern=NAME), default={}),
+    "toolchain": Field(MapOf(List(Str(), min_items=1), key_pattern=r"[a-z][a-z0-9_-]*"), default={}),
     "cpu_profile": Field(CPU_PROFILE),
     "targets": Field(MapOf(TARGET, key_pattern=NAME), required=True),
     "image": Field(IMAGE, required=True),

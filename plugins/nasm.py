@@ -1,6 +1,8 @@
 """nasm: assembly to a flat binary (boot sectors) or an ELF object (kernel entry).
 
-``%include`` dependencies come from nasm itself (``-MD``). A flat binary can
+``%include`` dependencies come from nasm itself: a dependency-only pass
+(``-M -MF``), because nasm 2.16's ``-MD`` during assembly omits the included
+files. A flat binary can
 be required to have an exact size, which the BIOS and stage 1 rely on (512
 bytes for the boot sector, 4096 for stage 2).
 """
@@ -45,12 +47,13 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
         includes = [f"-I{d.rstrip('/')}/" for d in opts["include_dirs"]] or \
             [f"-I{os.path.dirname(source)}/"]
         defines = [f"-D{k}={_define(v)}" for k, v in sorted(opts["defines"].items())]
-        argv = [nasm.path, "-f", opts["format"], *includes, *defines, *target.flags,
-                "-MD", dep, "-MT", "out", "-o", out, source]
+        common = [nasm.path, "-f", opts["format"], *includes, *defines, *target.flags]
+        deps_argv = [*common, "-M", "-MF", dep, "-MT", out, source]
+        argv = [*common, "-o", out, source]
         tasks.append(TaskSpec(
             name=f"{target.name}:{source}",
             doc=f"assemble {source}",
-            actions=[Command(argv, [out], verify=_size_check(opts.get("size"), out))],
+            actions=[Command(deps_argv), Command(argv, [out], verify=_size_check(opts.get("size"), out))],
             file_dep=[source],
             targets=[out],
             depfile=dep,

@@ -8,7 +8,7 @@
 bits 32
 
 KERNEL_DATA_SEG   equ 0x10      ; GDT_KERNEL_DATA in gdt.h
-EXCEPTION_VECTORS equ 32
+%define EXCEPTION_VECTORS 32  ; a %define: %rep counts must be known to the preprocessor
 STACK_ALIGN       equ 16
 
 extern trap_handler

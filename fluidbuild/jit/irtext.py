@@ -1,0 +1,213 @@
+"""LLVM IR text cut into the pieces the JIT rewrites.
+
+llvmlite's binding reads modules but cannot edit them (no RAUW, no new
+instructions), so the JIT edits the textual IR LLVM prints and parses the
+result back. LLVM's printer keeps every top-level entity on one line except
+function bodies, which run from ``define ... {`` to a lone ``}``; that
+regularity is all this module relies on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# A global symbol reference: @name, @"quoted name" or @42.
+SYMBOL = re.compile(r'@("(?:[^"\\]|\\[0-9A-Fa-f]{2})*"|[-a-zA-Z$._][-a-zA-Z$._0-9]*|\d+)')
+LINKAGES = frozenset({
+    "private", "internal", "available_externally", "linkonce", "weak", "common", "appending",
+    "extern_weak", "linkonce_odr", "weak_odr", "external",
+})
+LOCAL_LINKAGES = frozenset({"private", "internal"})
+# Calling conventions: every keyword ending in "cc", or "cc <n>".
+CALLING_CONV = re.compile(r"(?<![\w.])(?:[a-z_0-9]*cc|cc \d+)(?![\w.])")
+COMDAT_USE = re.compile(r",? comdat(?:\(\$[^)]*\))?")
+_OPEN, _CLOSE = "([{<", ")]}>"
+
+
+def symbol_name(token: str) -> str:
+    """The linker-level name of a symbol token as printed after ``@``."""
+    if not token.startswith('"'):
+        return token
+    return re.sub(r"\\([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), token[1:-1])
+
+
+def derived(token: str, suffix: str) -> str:
+    """The token of ``token`` with ``suffix`` appended to its name, quoted as needed."""
+    return token[:-1] + suffix + '"' if token.startswith('"') else token + suffix
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split a comma-separated list (parameters, arguments) at nesting depth 0."""
+    parts, depth, start, quoted = [], 0, 0, False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    last = text[start:].strip()
+    return [*parts, last] if last or parts else []
+
+
+def _matching_paren(text: str, open_at: int) -> int:
+    depth, quoted = 0, False
+    for i in range(open_at, len(text)):
+        ch = text[i]
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return i
+    raise ValueError(f"unbalanced parentheses in: {text[:120]}")
+
+
+def set_linkage(prefix: str, linkage: str) -> str:
+    """Replace the linkage keyword among the words of ``prefix`` ("" means external)."""
+    words = [w for w in prefix.split(" ") if w and w not in LINKAGES]
+    if linkage:
+        words.insert(1 if words and words[0] in ("define", "declare") else 0, linkage)
+    return " ".join(words) + " "
+
+
+@dataclass
+class Function:
+    """One ``define``: ``{head}@{name}({params}){tail}{{`` then the body lines and ``}``."""
+
+    name: str
+    head: str
+    params: str
+    tail: str
+    body: list[str]
+
+    @classmethod
+    def parse_header(cls, line: str) -> Function:
+        at = SYMBOL.search(line)
+        if at is None:
+            raise ValueError(f"no function name in: {line[:120]}")
+        close = _matching_paren(line, at.end())
+        tail = line[close + 1:].rstrip()
+        return cls(at.group(1), line[:at.start()], line[at.end() + 1:close], tail.removesuffix("{"), [])
+
+    def text(self, name: str | None = None, head: str | None = None, tail: str | None = None) -> str:
+        """The definition, optionally renamed or with another head or tail."""
+        header = f"{head if head is not None else self.head}@{name or self.name}({self.params})"
+        return "\n".join([f"{header}{tail if tail is not None else self.tail}{{", *self.body, "}"])
+
+    def declaration(self) -> str:
+        """A ``declare`` of this function with the same signature."""
+        head = set_linkage(self.head.replace("define", "declare", 1), "")
+        return f"{head}@{self.name}({self.params}){COMDAT_USE.sub('', self.tail)}"
+
+    def refs(self) -> set[str]:
+        """Symbols the body mentions."""
+        return {m.group(1) for line in self.body for m in SYMBOL.finditer(line)}
+
+
+@dataclass
+class Module:
+    """A module's text by kind of top-level entity, each keyed by symbol token where it has one."""
+
+    preamble: list[str] = field(default_factory=list)
+    globals: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, Function] = field(default_factory=dict)
+    declarations: dict[str, str] = field(default_factory=dict)
+    attributes: list[str] = field(default_factory=list)
+    metadata: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str) -> Module:
+        mod, current = cls(), None
+        for line in text.splitlines():
+            if current is not None:
+                if line == "}":
+                    mod.functions[current.name] = current
+                    current = None
+                else:
+                    current.body.append(line)
+            elif not line.strip() or line.startswith(";"):
+                continue
+            elif line.startswith("define "):
+                current = Function.parse_header(line)
+            elif line.startswith("declare "):
+                name = SYMBOL.search(line)
+                mod.declarations[name.group(1) if name else line] = line
+            elif line.startswith("@"):
+                mod.globals[SYMBOL.match(line).group(1)] = line
+            elif line.startswith("attributes #"):
+                mod.attributes.append(line)
+            elif line.startswith("!"):
+                mod.metadata.append(line)
+            else:
+                mod.preamble.append(line)
+        if current is not None:
+            raise ValueError(f"function @{current.name} has no closing brace")
+        return mod
+
+    def render(self, functions: list[str], extra_globals: list[str] = ()) -> str:
+        """Module text from the preamble, the given globals and function texts, declarations,
+        attributes and metadata."""
+        return "\n".join([*self.preamble, *self.globals_text(), *extra_globals, *functions,
+                          *self.declarations.values(), *self.attributes, *self.metadata, ""])
+
+    def globals_text(self) -> list[str]:
+        return list(self.globals.values())
+
+
+def global_parts(line: str) -> tuple[str, list[str], str]:
+    """``@name = <words> global|constant|alias ...`` as (name, words before the kind, rest)."""
+    name = SYMBOL.match(line)
+    words = line[name.end():].split(" ")[2:]  # skip "" and "="
+    for i, word in enumerate(words):
+        if word in ("global", "constant", "alias", "ifunc"):
+            return name.group(1), words[:i], " ".join(words[i:])
+    raise ValueError(f"not a global definition: {line[:120]}")
+
+
+def with_global_linkage(line: str, linkage: str) -> str:
+    """The global's line with its linkage replaced ("" means external) and comdat dropped."""
+    name, words, rest = global_parts(line)
+    words = [w for w in words if w not in LINKAGES]
+    if linkage:
+        words.insert(0, linkage)
+    return COMDAT_USE.sub("", " ".join([f"@{name} =", *words, rest]))
+
+
+def global_linkage(line: str) -> str:
+    """The linkage keyword of a global's line ("" when external)."""
+    _, words, _ = global_parts(line)
+    return next((w for w in words if w in LINKAGES), "")
+
+
+def is_global_declaration(line: str) -> bool:
+    """An ``external global`` without initializer (defined elsewhere)."""
+    _, words, rest = global_parts(line)
+    if "external" not in words and "extern_weak" not in words:
+        return False
+    kind, _, after = rest.partition(" ")
+    return kind in ("global", "constant") and not _has_initializer(after)
+
+
+def _has_initializer(after_kind: str) -> bool:
+    """Whether ``<type> [initializer][, attrs]`` carries an initializer after the type."""
+    first = split_top_level(after_kind)[0] if after_kind else ""
+    depth, i = 0, 0
+    # Skip the type: a balanced bracket group or a single word.
+    if first[:1] in _OPEN:
+        i = _matching_paren(first, 0) + 1
+    else:
+        while i < len(first) and first[i] != " ":
+            i += 1
+    del depth
+    return bool(first[i:].strip())
