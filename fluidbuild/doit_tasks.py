@@ -135,9 +135,12 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         if vanished:
             config["vanished_deps"] = vanished
     plugin = config.get("plugin", {}).get("name", "") if isinstance(config.get("plugin"), dict) else ""
+    actions = [_action(a, root, task.name, plugin) for a in task.actions]
+    if task.depfile:
+        actions.append((_record_depfile, [task.depfile, root]))
     result: dict[str, Any] = {
         "basename": basename,
-        "actions": [_action(a, root, task.name, plugin) for a in task.actions],
+        "actions": actions,
         "file_dep": file_dep,
         "targets": list(task.targets),
         "task_dep": list(task.task_dep),
@@ -149,6 +152,13 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
     if sub:
         result["name"] = sub
     return result
+
+
+def _record_depfile(path: str, root: str, task: Any) -> None:
+    """Record the dependencies the tool just reported, so the first build's
+    database already lists every header (doit saves ``task.file_dep``)."""
+    found, _ = depfile.read(path, root)
+    task.file_dep.update(found)
 
 
 def _action(action: Command | PyAction, root: str, task: str,

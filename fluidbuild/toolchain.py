@@ -72,8 +72,8 @@ class Toolbox:
         try:
             proc = subprocess.run([path, *spec.version_args], capture_output=True, text=True,
                                   timeout=30, check=False)
-        except OSError as exc:
-            raise FluidError(f"cannot run {path}: {exc}") from None
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FluidError(f"cannot ask {path} for its version: {exc}") from None
         lines = (proc.stdout or proc.stderr).strip().splitlines()
         version = lines[0].strip() if lines else "unknown"
         self._cache[key] = {"stamp": stamp, "version": version}

@@ -19,6 +19,8 @@ LINKAGES = frozenset({
     "extern_weak", "linkonce_odr", "weak_odr", "external",
 })
 LOCAL_LINKAGES = frozenset({"private", "internal"})
+# Return attributes that change how the value is passed back.
+RETURN_ABI = frozenset({"zeroext", "signext", "inreg", "noundef", "noalias"})
 # Calling conventions: every keyword ending in "cc", or "cc <n>".
 CALLING_CONV = re.compile(r"(?<![\w.])(?:[a-z_0-9]*cc|cc \d+)(?![\w.])")
 COMDAT_USE = re.compile(r",? comdat(?:\(\$[^)]*\))?")
@@ -110,6 +112,14 @@ class Function:
         head = set_linkage(self.head.replace("define", "declare", 1), "")
         return f"{head}@{self.name}({self.params}){COMDAT_USE.sub('', self.tail)}"
 
+    def call_shape(self, ret: str) -> tuple[str, str]:
+        """(calling convention, ABI return attributes) of the header, as a call needs them."""
+        head = self.head.rstrip()
+        prefix = head[: len(head) - len(ret)] if head.endswith(ret) else head
+        cc = CALLING_CONV.search(prefix)
+        attrs = " ".join(w for w in prefix.split() if w in RETURN_ABI)
+        return (cc.group(0) if cc else ""), attrs
+
     def refs(self) -> set[str]:
         """Symbols the body mentions."""
         return {m.group(1) for line in self.body for m in SYMBOL.finditer(line)}
@@ -155,15 +165,6 @@ class Module:
             raise ValueError(f"function @{current.name} has no closing brace")
         return mod
 
-    def render(self, functions: list[str], extra_globals: list[str] = ()) -> str:
-        """Module text from the preamble, the given globals and function texts, declarations,
-        attributes and metadata."""
-        return "\n".join([*self.preamble, *self.globals_text(), *extra_globals, *functions,
-                          *self.declarations.values(), *self.attributes, *self.metadata, ""])
-
-    def globals_text(self) -> list[str]:
-        return list(self.globals.values())
-
 
 def global_parts(line: str) -> tuple[str, list[str], str]:
     """``@name = <words> global|constant|alias ...`` as (name, words before the kind, rest)."""
@@ -188,26 +189,3 @@ def global_linkage(line: str) -> str:
     """The linkage keyword of a global's line ("" when external)."""
     _, words, _ = global_parts(line)
     return next((w for w in words if w in LINKAGES), "")
-
-
-def is_global_declaration(line: str) -> bool:
-    """An ``external global`` without initializer (defined elsewhere)."""
-    _, words, rest = global_parts(line)
-    if "external" not in words and "extern_weak" not in words:
-        return False
-    kind, _, after = rest.partition(" ")
-    return kind in ("global", "constant") and not _has_initializer(after)
-
-
-def _has_initializer(after_kind: str) -> bool:
-    """Whether ``<type> [initializer][, attrs]`` carries an initializer after the type."""
-    first = split_top_level(after_kind)[0] if after_kind else ""
-    depth, i = 0, 0
-    # Skip the type: a balanced bracket group or a single word.
-    if first[:1] in _OPEN:
-        i = _matching_paren(first, 0) + 1
-    else:
-        while i < len(first) and first[i] != " ":
-            i += 1
-    del depth
-    return bool(first[i:].strip())

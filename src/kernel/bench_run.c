@@ -90,8 +90,7 @@ static void report(const char *name, const char *variant, const char *unit,
     kprintf_to(CONSOLE_SERIAL, ",\"checksum\":\"0x%016llx\"}\n",
                (unsigned long long)r->checksum);
 
-    kprintf("bench %-14s %-22s %12llu cycles  ", name, variant,
-            (unsigned long long)r->cycles);
+    kprintf("bench %-14s %-20s n=%-7u ", name, variant, r->size);
     print_rate(r->throughput_milli, unit);
     kprintf("\n");
 }

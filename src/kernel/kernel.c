@@ -104,11 +104,11 @@ static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
     }
     kprintf("\nmemory: %u KiB usable\n", mem_kib);
     if (dispatch_is_tuned()) {
-        kprintf("code: tuned for %s, running tuned variants\n", tag);
+        kprintf("variants: tuned (built for %s)\n", tag);
     } else {
-        kprintf("code: tuned for %s, CPU lacks ", tag);
+        kprintf("variants: generic (built for %s; this CPU lacks ", tag);
         print_features(CONSOLE_ALL, dispatch_missing(), 0);
-        kprintf(": running generic variants\n");
+        kprintf(")\n");
     }
 }
 

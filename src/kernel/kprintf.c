@@ -14,15 +14,16 @@ struct sink {
     size_t len;       /* characters produced so far (both sinks) */
 };
 
+/* Argument size given by the length modifier. */
+enum length_modifier { LEN_INT, LEN_LONG, LEN_LONG_LONG, LEN_SIZE };
+
 /* One parsed conversion specification. */
 struct spec {
     int left;       /* '-' flag */
     char pad;       /* ' ' or '0' */
     unsigned width;
-    int longs;      /* number of 'l' modifiers (or 'z' as a size_t) */
+    enum length_modifier length;
 };
-
-enum length_modifier { LEN_INT = 0, LEN_LONG = 1, LEN_LONG_LONG = 2, LEN_SIZE = 3 };
 
 #define HEX_BASE 16
 #define DEC_BASE 10
@@ -81,7 +82,7 @@ static void upcase(char *p)
 
 static uint64_t take_unsigned(const struct spec *sp, va_list *ap)
 {
-    switch (sp->longs) {
+    switch (sp->length) {
     case LEN_LONG:
         return va_arg(*ap, unsigned long);
     case LEN_LONG_LONG:
@@ -95,7 +96,7 @@ static uint64_t take_unsigned(const struct spec *sp, va_list *ap)
 
 static int64_t take_signed(const struct spec *sp, va_list *ap)
 {
-    switch (sp->longs) {
+    switch (sp->length) {
     case LEN_LONG:
         return va_arg(*ap, long);
     case LEN_LONG_LONG:
@@ -107,13 +108,14 @@ static int64_t take_signed(const struct spec *sp, va_list *ap)
     }
 }
 
-/* Parses flags, width and length after '%'; returns the conversion char. */
+/* Parses flags, width and length after '%'; returns a pointer to the
+ * conversion character. */
 static const char *parse_spec(const char *p, struct spec *sp)
 {
     sp->left = 0;
     sp->pad = ' ';
     sp->width = 0;
-    sp->longs = LEN_INT;
+    sp->length = LEN_INT;
     for (;; p++) {
         if (*p == '-')
             sp->left = 1;
@@ -125,12 +127,14 @@ static const char *parse_spec(const char *p, struct spec *sp)
     while (*p >= '0' && *p <= '9')
         sp->width = sp->width * DEC_BASE + (unsigned)(*p++ - '0');
     if (*p == 'z') {
-        sp->longs = LEN_SIZE;
+        sp->length = LEN_SIZE;
         p++;
-    }
-    while (*p == 'l' && sp->longs < LEN_LONG_LONG) {
-        sp->longs++;
-        p++;
+    } else if (*p == 'l') {
+        sp->length = LEN_LONG;
+        if (*++p == 'l') {
+            sp->length = LEN_LONG_LONG;
+            p++;
+        }
     }
     return p;
 }
@@ -192,8 +196,9 @@ static void format(struct sink *s, const char *fmt, va_list ap)
     va_list args;
     struct spec sp;
 
-    /* A copy, so helpers can take a pointer to it (va_list may be an
-     * array type, whose address cannot be taken portably). */
+    /* A local copy, so the conversion functions can share it through a
+     * pointer (va_list may be an array type, whose address cannot be
+     * taken portably when it is a parameter). */
     va_copy(args, ap);
     while (*fmt) {
         if (*fmt != '%') {

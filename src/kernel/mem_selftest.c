@@ -79,11 +79,12 @@ static void test_coalescing(void)
     uint8_t *c = kmalloc(SELFTEST_MEDIUM);
     uint8_t *all;
 
-    EXPECT(a < b && b < c, "first fit should allocate upward");
+    EXPECT((uintptr_t)a < (uintptr_t)b && (uintptr_t)b < (uintptr_t)c,
+           "first fit should allocate upward");
     kfree(a);
     kfree(c);
     kfree(b);
-    all = kmalloc((size_t)(c - a) + SELFTEST_MEDIUM);
+    all = kmalloc((size_t)((uintptr_t)c - (uintptr_t)a) + SELFTEST_MEDIUM);
     EXPECT(all == a, "freed neighbours did not merge");
     kfree(all);
 }

@@ -1,0 +1,57 @@
+"""Build a Fluid module (one bitcode file) for the JIT, as the build's JIT module task does.
+
+Each C source is compiled to bitcode with clang-19 and the pieces are linked
+in-process by the build's own link step (plugins/llvm_link.py). Tests and
+scripts/bench_jit.py build their modules only through ``build_module``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from plugins.bench_registry import render as render_registry
+from plugins.llvm_link import link
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL_DIR = ROOT / "src" / "kernel"
+BENCH_DIR = ROOT / "src" / "bench"
+FIXTURES = Path(__file__).resolve().parent / "jit_fixtures"
+CLANG = "clang-19"
+TARGET = "--target=x86_64-unknown-linux-gnu"
+MODULE_FLAGS = ("-O2", "-ffreestanding", "-fno-builtin", "-emit-llvm", "-c",
+                "-DFLUID_VARIANT_SUFFIX=_generic", "-march=x86-64")
+# Leaves vectorisation and unrolling to the JIT's tier 2, which knows the CPU.
+JIT_FRIENDLY_FLAGS = ("-fno-vectorize", "-fno-slp-vectorize", "-fno-unroll-loops")
+RUNTIME_SOURCES = (KERNEL_DIR / "klib.c", KERNEL_DIR / "profile.c")
+
+
+def registry(out_dir: Path, entries: Sequence[tuple[str, int, int]]) -> Path:
+    """Write a registry C file for (name, size, iterations) entries; size 0: the default."""
+    path = out_dir / "bench_registry.c"
+    path.write_text(render_registry([{"name": n, "size": s, "iterations": i} for n, s, i in entries],
+                                    tuned=False))
+    return path
+
+
+def build_module(sources: Sequence[Path], out: Path, extra_flags: Sequence[str] = (),
+                 target: str = TARGET, runtime: bool = True) -> Path:
+    """Compile ``sources`` (plus klib.c and profile.c when ``runtime``) and link them into ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    inputs = [*sources, *(RUNTIME_SOURCES if runtime else ())]
+    objects = [out.parent / f"{out.stem}.{i}.{Path(src).stem}.bc" for i, src in enumerate(inputs)]
+    flags = [CLANG, target, *MODULE_FLAGS, *extra_flags, f"-I{KERNEL_DIR}", f"-I{BENCH_DIR}"]
+
+    def compile_one(job: tuple[Path, Path]) -> None:
+        src, obj = job
+        done = subprocess.run([*flags, str(src), "-o", str(obj)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{CLANG} {src}: {done.stderr}")
+
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(compile_one, zip(inputs, objects, strict=True)))
+    version = subprocess.run([CLANG, "--version"], capture_output=True, text=True).stdout
+    link([str(o) for o in objects], str(out), version.splitlines()[0])
+    return out
