@@ -32,19 +32,26 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
     """Ask every plugin for its tasks, in dependency order."""
     tasks: list[TaskSpec] = []
     outputs: dict[str, list[str]] = {}
+    broken: dict[str, str] = {}  # target -> why it cannot be built
     for name in _order(manifest):
         target = manifest.targets[name]
-        inputs = [path for dep in target.deps for path in outputs[dep]]
-        try:
-            result = plugins.target_tasks(target, inputs, ctx)
-        except ToolMissing as exc:
-            tasks.append(_failing(name, str(exc)))
+        why = next((broken[dep] for dep in target.deps if dep in broken), None)
+        if why is None:
+            inputs = [path for dep in target.deps for path in outputs[dep]]
+            try:
+                result = plugins.target_tasks(target, inputs, ctx)
+            except ToolMissing as exc:
+                why = str(exc)
+        if why is not None:
+            broken[name] = why
+            tasks.append(_failing(name, why))
             outputs[name] = []
             continue
         outputs[name] = result.outputs
         tasks.extend(_stamped(t, target.plugin, plugins) for t in result.tasks)
     image = manifest.image["output"]
-    tasks.append(_image_task(manifest, plugins, outputs, image))
+    why = next((broken[t] for t in manifest.image["parts"].values() if t in broken), None)
+    tasks.append(_failing("image", why) if why else _image_task(manifest, plugins, outputs, image))
     tasks.extend(_stamped(t, "", plugins) for t in plugins.tasks(manifest, ctx, image))
     _check_unique(tasks)
     return Graph(tasks, image, outputs)

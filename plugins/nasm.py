@@ -53,7 +53,8 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
         tasks.append(TaskSpec(
             name=f"{target.name}:{source}",
             doc=f"assemble {source}",
-            actions=[Command(deps_argv, [dep]), Command(argv, [out], verify=_size_check(opts.get("size"), out))],
+            actions=[Command(deps_argv, [dep]),
+                     Command(argv, [out], verify=_size_check(opts.get("size"), out))],
             file_dep=[source],
             targets=[out],
             depfile=dep,

@@ -95,7 +95,9 @@ def test_interrupted_build_leaves_nothing_trusted(fresh_tree: Path) -> None:
     """Kill the build while the linker writes: no partial kernel_elf.elf, and the
     next build reruns the link."""
     slow = fresh_tree / "slow-ld"
-    slow.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo slow-ld 1.0; exit 0; }\nwhile [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
+    slow.write_text("#!/bin/sh\n"
+                    "[ \"$1\" = --version ] && { echo slow-ld 1.0; exit 0; }\n"
+                    "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
                     "printf partial > \"$out\"\nsleep 60\n")
     slow.chmod(0o755)
     manifest = fresh_tree / "manifest.yaml"

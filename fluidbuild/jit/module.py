@@ -72,6 +72,7 @@ class FluidModule:
     triple: str
     text: irtext.Module
     signatures: dict[str, Signature]  # by symbol token
+    profile_capacity: int  # rows of fluid_prof_table
 
 
 def _signature(fn) -> Signature:
@@ -128,4 +129,5 @@ def load_module(path: str | Path, need: tuple[str, ...] = ()) -> FluidModule:
         triple=mod.triple,
         text=irtext.Module.parse(str(mod)),
         signatures=signatures,
+        profile_capacity=mod.get_global_variable("fluid_prof_table").global_value_type.element_count,
     )

@@ -1,0 +1,228 @@
+"""The re-JIT optimizer: watches the profile, compiles hot functions, swaps and judges them.
+
+Two threads besides the workload's: a monitor that reads the profiler table
+every few milliseconds and applies the policy, and a compiler worker that
+builds tier-2 code and writes its address into the function's slot. The
+workload never waits for either: it keeps calling through the slots, and a
+call that starts after the slot is written runs the new code.
+
+Per function: tier0 -> (hot) compiling -> (slot written) measuring ->
+tier2, or reverted when the new version measured slower on the live
+workload, or failed when it did not compile (the slot is left alone).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fluidbuild.jit import policy, specialize
+from fluidbuild.jit.compiler import CompileError, Tier2Code
+from fluidbuild.jit.instrument import Instrumented
+from fluidbuild.jit.profiler import Counters, Profiler
+
+
+class State(enum.Enum):
+    TIER0 = "tier0"
+    COMPILING = "compiling"
+    MEASURING = "measuring"
+    TIER2 = "tier2"
+    REVERTED = "reverted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Event:
+    ms: float  # since the profiler started
+    kind: str  # hot, swapped, kept, reverted, failed
+    function: str
+    detail: str
+
+
+@dataclass
+class Tracked:
+    """One instrumented function and everything the optimizer learnt about it."""
+
+    fn: Instrumented
+    label: str
+    slot: int  # address of its slot
+    tier0_address: int
+    arg_names: tuple[str, ...] = ()
+    state: State = State.TIER0
+    tier0_start: Counters | None = None  # first snapshot after its first completed call
+    tier0: policy.Window | None = None  # tier-0 cost, measured up to the hot decision
+    hot_tsc: int = 0
+    hot_share: float = 0.0
+    spec: specialize.Specialization | None = None
+    code: Tier2Code | None = None
+    swap: Counters | None = None  # counters when the slot was written
+    tier2_start: Counters | None = None
+    tier2: policy.Window | None = None  # tier-2 cost, measured after the swap
+    latency_ms: float | None = None  # hot decision to the first call of the new code
+    error: str | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+def _window(start: Counters | None, end: Counters) -> policy.Window:
+    if start is None or end.calls <= start.calls:
+        return policy.Window(end.calls, end.cycles)
+    return policy.Window(end.calls - start.calls, end.cycles - start.cycles)
+
+
+class Optimizer:
+    def __init__(self, tracked: list[Tracked], profiler: Profiler,
+                 compile_fn: Callable[[Instrumented, specialize.Specialization | None], Tier2Code],
+                 thresholds: policy.Thresholds, log: Callable[[Event], None],
+                 specialize_args: bool = True, poll_ms: float = 2.0) -> None:
+        self.tracked = tracked
+        self._profiler = profiler
+        self._compile = compile_fn
+        self._t = thresholds
+        self._log = log
+        self._specialize = specialize_args
+        self._interval = poll_ms / 1e3
+        self._lock = threading.Lock()
+        self._jobs: queue.Queue[Tracked | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._phase_base = [0] * len(tracked)
+        self._phase_total = 0
+
+    # -- threads ------------------------------------------------------------
+    def start(self, monitor: bool = True) -> None:
+        """Start the compiler worker and, unless the caller polls itself, the monitor."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="fluid-jit-compiler", daemon=True)
+            self._worker.start()
+        if monitor and self._monitor is None:
+            self._stop.clear()
+            self._monitor = threading.Thread(target=self._watch, name="fluid-jit-monitor", daemon=True)
+            self._monitor.start()
+
+    def stop(self) -> None:
+        """Stop watching, let queued compilations finish, and take a last look."""
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.join()
+            self._monitor = None
+        self.wait_idle()
+        self.poll()
+
+    def close(self) -> None:
+        """Stop both threads."""
+        self.stop()
+        if self._worker is not None:
+            self._jobs.put(None)
+            self._worker.join()
+            self._worker = None
+
+    def wait_idle(self) -> None:
+        """Block until every queued compilation has been swapped in or has failed."""
+        self._jobs.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.poll()
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            try:
+                self._compile_and_swap(item)
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
+
+    # -- decisions -----------------------------------------------------------
+    def begin_phase(self) -> None:
+        """Measure shares from now on (a new benchmark is a new workload)."""
+        snap = self._profiler.snapshot(len(self.tracked))
+        with self._lock:
+            self._phase_base = [c.self_cycles for c in snap]
+            self._phase_total = sum(self._phase_base)
+
+    def poll(self) -> None:
+        """Read the profile once and act on it (the monitor calls this every poll_ms)."""
+        snap = self._profiler.snapshot(len(self.tracked))
+        now = self._profiler.now()
+        with self._lock:
+            total = sum(c.self_cycles for c in snap) - self._phase_total
+            for t, c in zip(self.tracked, snap, strict=True):
+                if t.state is State.TIER0:
+                    self._consider(t, c, total, now)
+                elif t.state is State.MEASURING:
+                    self._judge(t, c)
+
+    def _consider(self, t: Tracked, c: Counters, total: int, now: int) -> None:
+        if c.calls and t.tier0_start is None:
+            t.tier0_start = c
+        share = policy.share(c.self_cycles - self._phase_base[t.fn.id], total)
+        if not policy.is_hot(c.calls, share, self._t):
+            return
+        t.tier0 = _window(t.tier0_start, c)
+        t.spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls) if self._specialize else None
+        t.state, t.hot_tsc, t.hot_share = State.COMPILING, now, share
+        spec = f", specialise {t.spec.describe(t.arg_names)}" if t.spec else ""
+        self._event(t, "hot", f"calls={c.calls} share={share:.1%}{spec} -> tier 2", now)
+        self._jobs.put(t)
+
+    def _compile_and_swap(self, t: Tracked) -> None:
+        try:
+            code = self._compile(t.fn, t.spec)
+        except (CompileError, ValueError) as exc:
+            with self._lock:
+                t.state, t.error = State.FAILED, str(exc)
+                self._event(t, "failed", f"tier-2 compile failed, stays at tier 0: {exc}")
+            return
+        with self._lock:
+            self._write_slot(t, code.address)
+            self._profiler.rearm_first_call(t.fn.id)
+            t.code, t.state = code, State.MEASURING
+            t.swap = self._profiler.snapshot(t.fn.id + 1)[t.fn.id]
+            self._event(t, "swapped", f"compile {code.compile_ms:.1f} ms ({code.library})")
+
+    def _judge(self, t: Tracked, c: Counters) -> None:
+        if t.latency_ms is None and c.first_tsc:
+            t.latency_ms = self._profiler.ms(c.first_tsc) - self._profiler.ms(t.hot_tsc)
+        if t.tier2_start is None:
+            # Skip the call that may have been running the old code at the swap.
+            if c.calls > t.swap.calls:
+                t.tier2_start = c
+            return
+        window = _window(t.tier2_start, c)
+        if window.calls < self._t.verify_calls:
+            return
+        t.tier2 = window
+        speed = f"{t.tier0.per_call:,.0f} -> {window.per_call:,.0f} cycles/call"
+        if policy.keep_tier2(t.tier0, window, self._t):
+            t.state = State.TIER2
+            self._event(t, "kept", f"{speed} ({t.tier0.per_call / window.per_call:.2f}x)")
+        else:
+            self._write_slot(t, t.tier0_address)
+            t.state = State.REVERTED
+            self._event(t, "reverted", f"{speed}: slower than tier 0, back to tier 0")
+
+    def finish(self) -> list[Tracked]:
+        """Stop and close every measurement window at the current counters."""
+        self.close()
+        snap = self._profiler.snapshot(len(self.tracked))
+        for t, c in zip(self.tracked, snap, strict=True):
+            if t.state is State.TIER0:
+                t.tier0 = _window(t.tier0_start, c)
+            elif t.state in (State.TIER2, State.MEASURING) and (t.tier2_start or t.swap):
+                t.tier2 = _window(t.tier2_start or t.swap, c)
+        return self.tracked
+
+    # -- actions ------------------------------------------------------------
+    def _write_slot(self, t: Tracked, address: int) -> None:
+        # An aligned 8-byte store: callers load either the old or the new address.
+        ctypes.c_uint64.from_address(t.slot).value = address
+
+    def _event(self, t: Tracked, kind: str, detail: str, tsc: int | None = None) -> None:
+        event = Event(self._profiler.ms(tsc if tsc is not None else self._profiler.now()), kind, t.label, detail)
+        t.events.append(event)
+        self._log(event)

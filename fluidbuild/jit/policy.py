@@ -1,0 +1,49 @@
+"""When a function goes to tier 2, and whether its tier-2 version stays.
+
+Pure decisions over profiler numbers, kept apart from the threads that act
+on them so the rules can be read (and tested) on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    hot_calls: int  # completed calls at least
+    hot_share: float  # and at least this share of the phase's profiled self cycles
+    verify_calls: int  # tier-2 calls measured before the verdict
+    revert_margin: float  # tier 2 may be this much slower than tier 0 before it is reverted
+
+
+@dataclass(frozen=True)
+class Window:
+    """Calls and their cycles, callees included, between two snapshots.
+
+    Versions are compared on inclusive cycles: tier 2 inlines callees that
+    tier 0 called through their thunks, which moves their time into the
+    caller's self time without making the call any slower."""
+
+    calls: int
+    cycles: int
+
+    @property
+    def per_call(self) -> float | None:
+        return self.cycles / self.calls if self.calls else None
+
+
+def is_hot(calls: int, share: float, t: Thresholds) -> bool:
+    return calls >= t.hot_calls and share >= t.hot_share
+
+
+def share(fn_cycles: int, total_cycles: int) -> float:
+    return fn_cycles / total_cycles if total_cycles > 0 else 0.0
+
+
+def keep_tier2(tier0: Window, tier2: Window, t: Thresholds) -> bool:
+    """Keep the new version unless it measured slower than tier 0 beyond the margin."""
+    before, after = tier0.per_call, tier2.per_call
+    if before is None or after is None:
+        return True
+    return after <= before * (1.0 + t.revert_margin)

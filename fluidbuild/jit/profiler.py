@@ -1,0 +1,85 @@
+"""Reading the profiler table (src/kernel/profile.c) of the running tier-0 library.
+
+The table is plain memory the workload thread writes while the optimizer
+reads it; every field is an aligned 64-bit word, which x86-64 reads and
+writes whole, so a snapshot may be a few calls stale but never torn.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass
+
+from fluidbuild.jit.errors import JitError
+from fluidbuild.jit.instrument import PROFILED_ARGS
+
+CALIBRATION_S = 0.02  # long enough for a 0.1% TSC rate estimate
+
+
+class ArgRecord(ctypes.Structure):
+    _fields_ = [("seen", ctypes.c_uint64), ("value", ctypes.c_uint64), ("changes", ctypes.c_uint64)]
+
+
+class FnRecord(ctypes.Structure):
+    """struct fluid_prof_fn."""
+
+    _fields_ = [
+        ("calls", ctypes.c_uint64),
+        ("cycles", ctypes.c_uint64),
+        ("self_cycles", ctypes.c_uint64),
+        ("first_tsc", ctypes.c_uint64),
+        ("guard_misses", ctypes.c_uint64),
+        ("args", ArgRecord * PROFILED_ARGS),
+    ]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """One function's counters at one moment."""
+
+    calls: int
+    self_cycles: int
+    cycles: int
+    first_tsc: int
+    guard_misses: int
+    args: tuple[tuple[int, int, int], ...]  # (seen, value, changes) per position
+
+    @classmethod
+    def of(cls, rec: FnRecord) -> Counters:
+        return cls(rec.calls, rec.self_cycles, rec.cycles, rec.first_tsc, rec.guard_misses,
+                   tuple((a.seen, a.value, a.changes) for a in rec.args))
+
+
+class Profiler:
+    def __init__(self, table: int, capacity: int, record_size: int, now: int) -> None:
+        if record_size != ctypes.sizeof(FnRecord):
+            raise JitError(f"profiler record is {record_size} bytes in the module but "
+                           f"{ctypes.sizeof(FnRecord)} here: profile.h and profiler.py disagree")
+        self._table = (FnRecord * capacity).from_address(table)
+        self.now = ctypes.CFUNCTYPE(ctypes.c_uint64)(now)
+        self.tsc_hz = self._calibrate()
+        self.origin_tsc = self.now()
+
+    def _calibrate(self) -> float:
+        t0, c0 = time.perf_counter(), self.now()
+        time.sleep(CALIBRATION_S)
+        t1, c1 = time.perf_counter(), self.now()
+        return (c1 - c0) / (t1 - t0)
+
+    def snapshot(self, count: int) -> list[Counters]:
+        """Counters of functions 0 .. count-1."""
+        copy = (FnRecord * count)()
+        ctypes.memmove(copy, self._table, ctypes.sizeof(copy))
+        return [Counters.of(rec) for rec in copy]
+
+    def rearm_first_call(self, fid: int) -> None:
+        """Make the next entry into ``fid`` record its time stamp again."""
+        self._table[fid].first_tsc = 0
+
+    def ms(self, tsc: int) -> float:
+        """Milliseconds from the profiler's start to time stamp ``tsc``."""
+        return (tsc - self.origin_tsc) / self.tsc_hz * 1e3
+
+    def cycles_to_ms(self, cycles: float) -> float:
+        return cycles / self.tsc_hz * 1e3
