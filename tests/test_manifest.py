@@ -92,13 +92,13 @@ def test_bad_manifest(project: Path, edit: tuple[str, str], line_needle: str | N
 
 
 def test_missing_manifest_file(project: Path) -> None:
-    with pytest.raises(ManifestError, match="no-such.yaml: manifest error: cannot read manifest"):
+    with pytest.raises(ManifestError, match=r"no-such\.yaml: manifest error: cannot read manifest"):
         load("no-such.yaml", str(project))
 
 
 def test_top_level_must_be_a_mapping(project: Path) -> None:
     (project / "list.yaml").write_text("- a\n- b\n")
-    with pytest.raises(ManifestError, match="list.yaml:1: .*expected a mapping at the top level"):
+    with pytest.raises(ManifestError, match=r"list\.yaml:1: .*expected a mapping at the top level"):
         load("list.yaml", str(project))
 
 
@@ -126,5 +126,6 @@ def test_local_plugin_must_exist(project: Path) -> None:
     (project / "lp.yaml").write_text(textwrap.dedent("""\
         local_plugins: {ghost: plugins_here/ghost.py}
         """))
-    with pytest.raises(ManifestError, match="lp.yaml:1: .*'plugins_here/ghost.py' for 'ghost' does not exist"):
+    with pytest.raises(ManifestError,
+                       match=r"lp\.yaml:1: .*'plugins_here/ghost\.py' for 'ghost' does not exist"):
         load("lp.yaml", str(project))

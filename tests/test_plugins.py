@@ -199,7 +199,8 @@ def test_plain_doit_run_boots(argv: list[str], expected: list[str]) -> None:
 
 def add_local_plugin(tree: Path, name: str, fixture: str) -> None:
     shutil.copy(Path(__file__).parent / "fixtures" / fixture, tree / fixture)
-    edit(tree / "manifest.yaml", "build_dir: build", f"build_dir: build\nlocal_plugins: {{{name}: {fixture}}}")
+    edit(tree / "manifest.yaml", "build_dir: build",
+         f"build_dir: build\nlocal_plugins: {{{name}: {fixture}}}")
 
 
 def test_plugin_raising_while_declaring_is_named(tree: Path) -> None:
@@ -214,7 +215,8 @@ def test_plugin_raising_while_declaring_is_named(tree: Path) -> None:
 
 def test_plugin_raising_in_its_action_is_named(tree: Path) -> None:
     add_local_plugin(tree, "boom", "boom_plugin.py")
-    edit(tree / "manifest.yaml", "targets:\n", "targets:\n  bang: {plugin: boom, options: {fail_in: action}}\n")
+    edit(tree / "manifest.yaml", "targets:\n",
+         "targets:\n  bang: {plugin: boom, options: {fail_in: action}}\n")
     proc = doit(tree, "bang", check=False)
     assert proc.returncode != 0
     assert "plugin 'boom' failed in explode: ValueError: boom while building" in proc.stdout + proc.stderr
