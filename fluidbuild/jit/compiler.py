@@ -38,6 +38,7 @@ class Tier2Code:
     address: int
     library: str
     compile_ms: float  # parse + optimise + codegen + link
+    fused_fma: bool  # its IR has llvm.fmuladd: a*b+c may round once (FMA) on the tier-2 CPU
 
 
 class Compiler:
@@ -94,4 +95,5 @@ class Compiler:
         except RuntimeError as exc:
             raise CompileError(_one_line(exc)) from None
         self._libraries.append(tracker)
-        return Tier2Code(tracker[entry], library, (time.perf_counter() - start) * 1e3)
+        fused = "@llvm.fmuladd." in text
+        return Tier2Code(tracker[entry], library, (time.perf_counter() - start) * 1e3, fused)

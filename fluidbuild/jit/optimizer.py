@@ -57,6 +57,7 @@ class Tracked:
     tier0: policy.Window | None = None  # tier-0 cost, measured up to the hot decision
     hot_tsc: int = 0
     hot_share: float = 0.0
+    phase: str = ""  # the workload phase in which it went hot
     spec: specialize.Specialization | None = None
     code: Tier2Code | None = None
     swap: Counters | None = None  # counters when the slot was written
@@ -92,6 +93,7 @@ class Optimizer:
         self._worker: threading.Thread | None = None
         self._phase_base = [0] * len(tracked)
         self._phase_total = 0
+        self._phase = ""
 
     # -- threads ------------------------------------------------------------
     def start(self, monitor: bool = True) -> None:
@@ -138,10 +140,11 @@ class Optimizer:
         self._jobs.task_done()
 
     # -- decisions -----------------------------------------------------------
-    def begin_phase(self) -> None:
+    def begin_phase(self, name: str) -> None:
         """Measure shares from now on (a new benchmark is a new workload)."""
         snap = self._profiler.snapshot(len(self.tracked))
         with self._lock:
+            self._phase = name
             self._phase_base = [c.self_cycles for c in snap]
             self._phase_total = sum(self._phase_base)
 
@@ -165,7 +168,7 @@ class Optimizer:
             return
         t.tier0 = _window(t.tier0_start, c)
         t.spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls) if self._specialize else None
-        t.state, t.hot_tsc, t.hot_share = State.COMPILING, now, share
+        t.state, t.hot_tsc, t.hot_share, t.phase = State.COMPILING, now, share, self._phase
         spec = f", specialise {t.spec.describe(t.arg_names)}" if t.spec else ""
         self._event(t, "hot", f"calls={c.calls} share={share:.1%}{spec} -> tier 2", now)
         self._jobs.put(t)

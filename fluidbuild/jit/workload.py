@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from fluidbuild.jit.errors import JitError
@@ -106,9 +105,8 @@ def select(benchmarks: list[Benchmark], names: tuple[str, ...], module: str) -> 
     return [known[n] for n in names]
 
 
-def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int,
-                  between: Callable[[int], None] = lambda i: None) -> BenchRun:
-    """setup, ``iterations`` timed run() calls (``between(i)`` after each), checksum."""
+def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int) -> BenchRun:
+    """setup, ``iterations`` timed run() calls, checksum."""
     d = bench.desc
     nbytes = _MEM_BYTES(d.mem_bytes)(size)
     buffer = ctypes.create_string_buffer(nbytes + ARENA_ALIGN)
@@ -116,10 +114,9 @@ def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int,
     _SETUP(d.setup)(arena, size, seed)
     run = _RUN(d.run)
     times = []
-    for i in range(iterations):
+    for _ in range(iterations):
         start = time.perf_counter_ns()
         run(arena, size)
         times.append(time.perf_counter_ns() - start)
-        between(i)
     checksum = _CHECKSUM(d.checksum)(arena, size)
     return BenchRun(checksum, times, _WORK(d.work)(size))

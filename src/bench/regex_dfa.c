@@ -377,8 +377,9 @@ static struct rx_frag rx_alternation(struct rx_parser *p)
     return f;
 }
 
-/* Returns the NFA start state, or RX_NONE if the pattern is malformed. */
-static uint16_t rx_compile_nfa(struct rx_nstate *nfa, const char *pattern)
+/* Returns the NFA start state and sets *count to the number of NFA
+ * states, or returns RX_NONE if the pattern is malformed. */
+static uint16_t rx_compile_nfa(struct rx_nstate *nfa, const char *pattern, uint32_t *count)
 {
     struct rx_parser p = {pattern, 0, 0, 0, nfa};
     struct rx_frag f = rx_alternation(&p);
@@ -386,49 +387,53 @@ static uint16_t rx_compile_nfa(struct rx_nstate *nfa, const char *pattern)
     if (p.error || rx_peek(&p) != '\0')
         return RX_NONE;
     p.st[f.end].out = match;
+    *count = p.count;
     return f.start;
 }
 
 /* --- DFA construction (subset construction over byte classes) ----------- */
 
-/* Partition the bytes so that every NFA set, and '\n', is a union of
- * classes. Returns the number of classes. */
+/* Partition the bytes so that every NFA byte set, and '\n', is a union of
+ * classes (refining the partition by one set at a time). Returns the number
+ * of classes; rep[c] is a byte of class c. */
 static uint32_t rx_byte_classes(const struct rx_nstate *nfa, uint32_t count, uint8_t *cls,
                                 uint8_t *rep)
 {
+    /* Between two compactions a refinement can double the class count. */
+    uint16_t cl[RX_BYTES], split[2 * RX_BYTES], remap[2 * RX_BYTES];
     uint32_t classes = 1, newline[RX_BYTE_WORDS] = {0};
-    memset(cls, 0, RX_BYTES);
     rx_set_add(newline, RX_NEWLINE, RX_NEWLINE);
+    for (uint32_t b = 0; b < RX_BYTES; b++)
+        cl[b] = 0;
     for (uint32_t i = 0; i <= count; i++) {
-        const uint32_t *set = i < count ? nfa[i].set : newline;
         if (i < count && nfa[i].kind != RX_SET)
             continue;
+        const uint32_t *set = i < count ? nfa[i].set : newline;
         /* Bytes of class c inside the set move to a new class split[c]. */
-        uint16_t split[RX_BYTES];
         for (uint32_t c = 0; c < classes; c++)
             split[c] = RX_NONE;
         for (uint32_t b = 0; b < RX_BYTES; b++) {
             if (!rx_set_has(set, b))
                 continue;
-            uint32_t c = cls[b];
-            if (split[c] == RX_NONE)
-                split[c] = (uint16_t)classes++;
-            cls[b] = (uint8_t)split[c];
+            if (split[cl[b]] == RX_NONE)
+                split[cl[b]] = (uint16_t)classes++;
+            cl[b] = split[cl[b]];
         }
-        /* A class wholly inside the set needs no new id: compact. */
-        uint16_t remap[RX_BYTES];
+        /* Renumber densely: a class wholly inside the set left a hole. */
         uint32_t used = 0;
         for (uint32_t c = 0; c < classes; c++)
             remap[c] = RX_NONE;
         for (uint32_t b = 0; b < RX_BYTES; b++) {
-            if (remap[cls[b]] == RX_NONE)
-                remap[cls[b]] = (uint16_t)used++;
-            cls[b] = (uint8_t)remap[cls[b]];
+            if (remap[cl[b]] == RX_NONE)
+                remap[cl[b]] = (uint16_t)used++;
+            cl[b] = remap[cl[b]];
         }
         classes = used;
     }
-    for (uint32_t b = RX_BYTES; b-- > 0;)
-        rep[cls[b]] = (uint8_t)b;
+    for (uint32_t b = RX_BYTES; b-- > 0;) {
+        cls[b] = (uint8_t)cl[b];
+        rep[cl[b]] = (uint8_t)b;
+    }
     return classes;
 }
 
@@ -549,15 +554,13 @@ static void rx_reject_all(struct rx_dfa *dfa)
 
 static void rx_build(struct rx_dfa *dfa, struct rx_workspace *w, const char *pattern)
 {
-    uint16_t start = rx_compile_nfa(w->nfa, pattern);
+    uint32_t count = 0;
+    uint16_t start = rx_compile_nfa(w->nfa, pattern, &count);
     if (start == RX_NONE) {
         rx_reject_all(dfa);
         return;
     }
-    uint32_t count = 0;
-    while (count < RX_MAX_NFA && !(w->nfa[count].kind == RX_MATCH))
-        count++;
-    uint32_t classes = rx_byte_classes(w->nfa, count + 1, dfa->cls, w->rep);
+    uint32_t classes = rx_byte_classes(w->nfa, count, dfa->cls, w->rep);
     dfa->nl_class = dfa->cls[RX_NEWLINE];
     uint32_t states = rx_subsets(w, start, classes, dfa->nl_class);
     if (states == 0 || (states + 2) * classes > RX_NONE) {

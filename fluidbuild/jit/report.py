@@ -1,0 +1,135 @@
+"""What a JIT run tells: a live line per optimizer event, then a table and a JSON document."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+from fluidbuild.jit.optimizer import Event, State, Tracked
+from fluidbuild.jit.profiler import Counters, Profiler
+
+
+def live_log(stream: IO[str] | None = None) -> Callable[[Event], None]:
+    """A printer of optimizer events, safe to call from the JIT's threads."""
+    lock = threading.Lock()
+
+    def log(event: Event) -> None:
+        with lock:
+            print(f"[{event.ms:9.1f} ms] {event.kind:<9} {event.function:<28} {event.detail}",
+                  file=stream or sys.stdout, flush=True)
+
+    return log
+
+
+@dataclass
+class FunctionRow:
+    name: str  # symbol
+    label: str  # "matrix_mul.run" for descriptor functions, else the symbol
+    calls: int
+    state: str
+    tier0_cycles_per_call: float | None
+    tier2_cycles_per_call: float | None
+    speedup: float | None
+    hot_at_ms: float | None
+    compile_ms: float | None
+    latency_ms: float | None  # hot decision to the first call of the tier-2 code
+    specialization: str | None
+    guard_misses: int
+    fused_fma: bool
+    error: str | None
+
+    @classmethod
+    def of(cls, t: Tracked, c: Counters, profiler: Profiler) -> FunctionRow:
+        t0 = t.tier0.per_call if t.tier0 else None
+        t2 = t.tier2.per_call if t.tier2 else None
+        hot = t.state is not State.TIER0
+        return cls(
+            name=t.fn.name, label=t.label, calls=c.calls, state=t.state.value,
+            tier0_cycles_per_call=t0, tier2_cycles_per_call=t2,
+            speedup=t0 / t2 if t0 and t2 else None,
+            hot_at_ms=profiler.ms(t.hot_tsc) if hot else None,
+            compile_ms=t.code.compile_ms if t.code else None,
+            latency_ms=t.latency_ms,
+            specialization=t.spec.describe(t.arg_names) if t.spec else None,
+            guard_misses=c.guard_misses, fused_fma=bool(t.code and t.code.fused_fma), error=t.error)
+
+
+@dataclass
+class BenchRow:
+    name: str
+    unit: str
+    size: int
+    iterations: int
+    first_ms: float  # first run() call: tier 0
+    steady_ms: float  # median of the last third of the run() calls
+    tier0_ms: float | None  # median run() at tier 0 (the verification rerun)
+    work_per_s: float  # units of `unit` per second at steady state
+    checksum: str
+    tier0_checksum: str | None
+    match: str  # exact, fma (see JitReport), MISMATCH, or unchecked
+
+    @staticmethod
+    def steady(run_ns: list[int]) -> float:
+        tail = run_ns[len(run_ns) * 2 // 3:] or run_ns
+        return statistics.median(tail) / 1e6
+
+
+@dataclass
+class JitReport:
+    """The run's result; ``match`` "fma" means the checksums differ and the tier-2 code fuses
+    a*b+c (one rounding instead of two), as clang does for the target CPU: rerun with
+    fp_contract off to compare the tiers bit for bit."""
+
+    module: str
+    cpu: dict[str, str]
+    config: dict[str, Any]
+    functions: list[FunctionRow] = field(default_factory=list)
+    benchmarks: list[BenchRow] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        out = [f"tier-2 compilation of {f.label} failed (it kept running at tier 0): {f.error}"
+               for f in self.functions if f.error]
+        out += [f"benchmark {b.name}: checksum {b.checksum} differs from tier 0's {b.tier0_checksum}"
+                for b in self.benchmarks if b.match == "MISMATCH"]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def table(self) -> str:
+        lines = [f"{'function':<30} {'calls':>7} {'state':<9} {'t0 cyc/call':>13} {'t2 cyc/call':>13} "
+                 f"{'speedup':>7} {'compile':>8} {'latency':>8}  specialization"]
+        for f in self.functions:
+            lines.append(
+                f"{f.label:<30} {f.calls:>7} {f.state:<9} {_num(f.tier0_cycles_per_call):>13} "
+                f"{_num(f.tier2_cycles_per_call):>13} {_ratio(f.speedup):>7} {_ms(f.compile_ms):>8} "
+                f"{_ms(f.latency_ms):>8}  {f.specialization or '-'}"
+                + (f" (guard misses {f.guard_misses})" if f.guard_misses else ""))
+        if self.benchmarks:
+            lines += ["", f"{'benchmark':<16} {'size':>8} {'iter':>5} {'first ms':>9} {'steady ms':>9} "
+                          f"{'tier0 ms':>9} {'speedup':>7}  checksum"]
+            for b in self.benchmarks:
+                speed = b.tier0_ms / b.steady_ms if b.tier0_ms and b.steady_ms else None
+                lines.append(f"{b.name:<16} {b.size:>8} {b.iterations:>5} {b.first_ms:>9.3f} "
+                             f"{b.steady_ms:>9.3f} {_ms(b.tier0_ms, 3):>9} {_ratio(speed):>7}  "
+                             f"{b.checksum} {b.match}")
+        return "\n".join(lines)
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _ms(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"

@@ -1,0 +1,80 @@
+"""One JIT run over a module's benchmarks: the Python API behind the CLI and the ``jit`` task."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+from fluidbuild.atomic import write_text
+from fluidbuild.jit.config import JitConfig
+from fluidbuild.jit.optimizer import Event
+from fluidbuild.jit.report import BenchRow, FunctionRow, JitReport, live_log
+from fluidbuild.jit.runtime import JitRuntime
+from fluidbuild.jit.workload import REGISTRY_SYMBOLS, ROLES, Benchmark, BenchRun, registry, run_benchmark, select
+
+
+def _label(rt: JitRuntime, benchmarks: list[Benchmark]) -> None:
+    """Name descriptor functions after their benchmark and role ("matrix_mul.run")."""
+    by_address = {b_addr: (b.name, role) for b in benchmarks for b_addr, role in b.roles.items()}
+    for t in rt.optimizer.tracked:
+        found = by_address.get(rt.addresses[t.fn.name])
+        if found:
+            t.label, t.arg_names = f"{found[0]}.{found[1]}", ROLES[found[1]]
+
+
+def _bench_row(b: Benchmark, size: int, iterations: int, jit: BenchRun, ref: BenchRun | None,
+               fused: bool) -> BenchRow:
+    if ref is None:
+        match = "unchecked"
+    elif ref.checksum == jit.checksum:
+        match = "exact"
+    else:
+        match = "fma" if fused else "MISMATCH"
+    steady = BenchRow.steady(jit.run_ns)
+    return BenchRow(
+        name=b.name, unit=b.unit, size=size, iterations=iterations, first_ms=jit.run_ns[0] / 1e6,
+        steady_ms=steady, tier0_ms=statistics.median(ref.run_ns) / 1e6 if ref else None,
+        work_per_s=jit.work / (steady / 1e3) if steady else 0.0, checksum=f"{jit.checksum:#018x}",
+        tier0_checksum=f"{ref.checksum:#018x}" if ref else None, match=match)
+
+
+def run_jit(config: JitConfig, log: Callable[[Event], None] | None = None) -> JitReport:
+    """Run the selected benchmarks under the tiered JIT; write ``config.report`` if set.
+
+    Raises JitError for bad input. Tier-2 compile failures and checksum
+    mismatches do not raise: they are in ``report.failures``."""
+    if log is None:
+        log = (lambda event: None) if config.quiet else live_log()
+    rt = JitRuntime(config, need=REGISTRY_SYMBOLS, log=log)
+    benches = select(registry(rt), config.benchmarks, str(config.module))
+    _label(rt, benches)
+    plan = [(b, config.size or b.size, config.iterations or b.iterations) for b in benches]
+    runs: list[BenchRun] = []
+    opt = rt.optimizer
+    if config.profile and config.optimize:
+        opt.start()
+    for bench, size, iterations in plan:
+        opt.begin_phase(bench.name)
+        runs.append(run_benchmark(bench, size, iterations, config.seed))
+    tracked = opt.finish()
+    final = rt.profiler.snapshot(len(tracked))
+    refs: list[BenchRun | None] = [None] * len(plan)
+    if config.verify:
+        saved = rt.use_tier0()
+        refs = [run_benchmark(b, size, iterations, config.seed) for b, size, iterations in plan]
+        rt.restore(saved)
+    report = JitReport(
+        module=str(config.module),
+        cpu={"tier0": "x86-64", "tier2": rt.cpu.name, "features": rt.cpu.features, "source": rt.cpu.source},
+        config={k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()},
+        functions=[FunctionRow.of(t, c, rt.profiler) for t, c in zip(tracked, final, strict=True) if c.calls],
+        events=[e for t in tracked for e in t.events],
+    )
+    report.events.sort(key=lambda e: e.ms)
+    for (bench, size, iterations), jit, ref in zip(plan, runs, refs, strict=True):
+        fused = any(t.code and t.code.fused_fma for t in tracked if t.phase == bench.name)
+        report.benchmarks.append(_bench_row(bench, size, iterations, jit, ref, fused))
+    if config.report:
+        write_text(str(config.report), report.to_json())
+    return report
