@@ -1,7 +1,8 @@
 """codegen: an LLVM module to a native object through llvmlite's TargetMachine.
 
-The whole linked module is optimised once more (cross-file inlining) and
-compiled with the CPU name and features of the active profile. Functions
+The linked module is compiled with the CPU name and features of the active
+profile; ``optimize_module: true`` first runs LLVM's whole-module pipeline
+(cross-file inlining, at a cost of about a second per build of the kernel). Functions
 keep the ``target-cpu``/``target-features`` clang gave them, so the kernel
 core stays i686 while the tuned variants use the profile's instructions.
 """
@@ -12,7 +13,7 @@ from fluidbuild.atomic import write_bytes
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, PyAction, Target, TargetResult, TaskSpec
-from fluidbuild.schema import Field, Int, Map, Str
+from fluidbuild.schema import Bool, Field, Int, Map, Str
 
 
 @hookimpl
@@ -22,6 +23,7 @@ def fluidbuild_options_schema() -> Map:
         "opt": Field(Int(minimum=0, maximum=3), default=2),
         "cpu": Field(Str(choices=("profile", "generic")), default="profile"),
         "reloc": Field(Str(choices=("static", "pic")), default="static"),
+        "optimize_module": Field(Bool(), default=False, doc="run the O-level pipeline on the module"),
     })
 
 
@@ -38,7 +40,7 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
         cpu, features = "i686", ""
     out = ctx.out(f"{target.name}.o")
     params = {"triple": opts["triple"], "cpu": cpu, "features": features, "opt": opts["opt"],
-              "reloc": opts["reloc"]}
+              "reloc": opts["reloc"], "optimize_module": opts["optimize_module"]}
     task = TaskSpec(
         name=target.name,
         doc=target.doc or f"compile {modules[0]} to {out} for {cpu}",
@@ -51,8 +53,8 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
 
 
 def compile_module(module_path: str, output: str, triple: str, cpu: str, features: str,
-                   opt: int, reloc: str) -> None:
-    """Optimise ``module_path`` at ``opt`` and emit an object file."""
+                   opt: int, reloc: str, optimize_module: bool) -> None:
+    """Emit an object file for ``module_path`` (optionally optimising it first)."""
     import llvmlite.binding as llvm
 
     llvm.initialize_all_targets()
@@ -65,7 +67,7 @@ def compile_module(module_path: str, output: str, triple: str, cpu: str, feature
                                            codemodel="small")
     module.triple = triple
     module.data_layout = str(machine.target_data)
-    if opt:
+    if optimize_module and opt:
         tuning = llvm.create_pipeline_tuning_options(speed_level=opt)
         builder = llvm.create_pass_builder(machine, tuning)
         builder.getModulePassManager().run(module, builder)
