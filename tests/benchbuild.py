@@ -28,11 +28,14 @@ ARCHES = {
     "x86_64": {
         "flags": ("--target=x86_64-unknown-linux-gnu", "-O3"),
         "generic": ("-march=x86-64",),
+        "kernel_sources": ("klib.c",),
         "emulation": "elf_x86_64",
     },
     "i386": {
         "flags": ("--target=i686-unknown-none-elf", "-O2"),
         "generic": ("-march=i686", "-mno-sse", "-mno-mmx"),
+        # klib's 64-bit divisions need the kernel's libgcc-style helpers.
+        "kernel_sources": ("klib.c", "divdi3.c"),
         "emulation": "elf_i386",
     },
 }
@@ -72,7 +75,7 @@ def build_native_runners(
                 jobs.append([*base, *march, suffix, str(BENCH_DIR / f"{name}.c"), "-o", str(obj)])
                 objs.append(obj)
         support = [BENCH_DIR / "native" / src for src in RUNNER_SOURCES]
-        support.append(kernel_dir / "klib.c")
+        support += [kernel_dir / src for src in conf["kernel_sources"]]
         for src in support:
             obj = obj_dir / f"support_{src.stem}.o"
             jobs.append([*base, *variants["generic"], str(src), "-o", str(obj)])

@@ -73,6 +73,8 @@ def tree(built_tree: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fresh_tree(tmp_path: Path) -> Path:
-    """A copy of the project that has never been built."""
-    return copy_project(tmp_path / "fresh")
+def fresh_tree(built_tree: Path, tmp_path: Path) -> Path:
+    """A never-built copy of the same sources as ``built_tree``."""
+    dest = tmp_path / "fresh"
+    shutil.copytree(built_tree, dest, symlinks=True, ignore=shutil.ignore_patterns("build"))
+    return dest

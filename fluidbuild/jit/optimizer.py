@@ -157,7 +157,10 @@ class Optimizer:
             for t, c in zip(self.tracked, snap, strict=True):
                 if t.state is State.TIER0:
                     self._consider(t, c, total, now)
-                elif t.state is State.MEASURING:
+                    continue
+                if t.state in (State.MEASURING, State.TIER2) and t.spec:
+                    self._check_guard(t, c, now)
+                if t.state is State.MEASURING:
                     self._judge(t, c)
 
     def _consider(self, t: Tracked, c: Counters, total: int, now: int) -> None:
@@ -171,6 +174,16 @@ class Optimizer:
         t.state, t.hot_tsc, t.hot_share, t.phase = State.COMPILING, now, share, self._phase
         spec = f", specialise {t.spec.describe(t.arg_names)}" if t.spec else ""
         self._event(t, "hot", f"calls={c.calls} share={share:.1%}{spec} -> tier 2", now)
+        self._jobs.put(t)
+
+    def _check_guard(self, t: Tracked, c: Counters, now: int) -> None:
+        """A specialised version whose guard keeps missing is replaced by a general one."""
+        misses = c.guard_misses - t.swap.guard_misses
+        if misses < self._t.hot_calls:
+            return
+        t.spec, t.state, t.hot_tsc = None, State.COMPILING, now
+        t.tier2_start = t.tier2 = t.latency_ms = None
+        self._event(t, "despecialise", f"guard missed {misses} times -> general tier 2", now)
         self._jobs.put(t)
 
     def _compile_and_swap(self, t: Tracked) -> None:

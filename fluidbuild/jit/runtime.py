@@ -9,7 +9,7 @@ from fluidbuild.jit import irtext, tier2ir
 from fluidbuild.jit.compiler import Compiler, Tier2Code
 from fluidbuild.jit.config import JitConfig, TargetCpu
 from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.instrument import Instrumented, instrument
+from fluidbuild.jit.instrument import BODY_SUFFIX, Instrumented, instrument
 from fluidbuild.jit.module import PROFILER_SYMBOLS, load_module
 from fluidbuild.jit.optimizer import Event, Optimizer, Tracked
 from fluidbuild.jit.policy import Thresholds
@@ -90,7 +90,8 @@ class JitRuntime:
             text = tier2ir.build(self.module, fn.token, entry, self.cpu, cfg.fp_contract)
         else:
             body = irtext.derived(entry, ".body")
-            guard = wrapper(fn, entry, body, spec, tier2ir.target_attributes(self.cpu))
+            general = irtext.derived(fn.token, BODY_SUFFIX)
+            guard = wrapper(fn, entry, body, general, spec, tier2ir.target_attributes(self.cpu))
             text = tier2ir.build(self.module, fn.token, body, self.cpu, cfg.fp_contract,
                                  linkage="internal", extra=(guard,))
         return self.compiler.tier2(text, irtext.symbol_name(entry))

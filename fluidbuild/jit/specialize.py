@@ -5,12 +5,14 @@ it changed. An argument that never changed is a constant in practice
 (``run(arena, size)`` gets the same size on every call). Tier 2 then emits
 
     entry(args):  if (all such args equal their values)  -> body(args with constants)
-                  else  fluid_prof_guard_miss(id); body(args)
+                  else  fluid_prof_guard_miss(id); tier0_body(args)
 
-and marks the first call ``alwaysinline``, so the optimiser folds the
-constants through a private copy of the body (known trip counts, no
-remainder loops), while the second keeps the general code for any other
-value: the guard makes the clone safe whatever the caller does next.
+with the first call ``alwaysinline``, so the optimiser folds the constants
+through its copy of the body (known trip counts, no remainder loops). Any
+other value takes the general path, the function's tier-0 code: the guard
+keeps the clone correct whatever the caller does next, and tier 2 compiles
+one copy of the body, not two. When the guard keeps missing, the optimizer
+replaces the clone by a general tier-2 version.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ def constant(bits: int, value: int) -> str:
     return str(value - (1 << bits) if value >> (bits - 1) else value)
 
 
-def wrapper(fn: Instrumented, entry: str, body: str, spec: Specialization, attrs: str) -> str:
-    """The guarded entry ``@entry`` dispatching to ``@body`` (both symbol tokens)."""
+def wrapper(fn: Instrumented, entry: str, body: str, general: str, spec: Specialization,
+            attrs: str) -> str:
+    """The guarded entry ``@entry`` dispatching to ``@body`` or ``@general`` (symbol tokens),
+    followed by the declaration of ``@general``."""
     args = fn.signature.arg_names(ARG_PREFIX)
     known = list(args)
     lines = [fn.define(entry, attrs), "entry:"]
@@ -60,5 +64,6 @@ def wrapper(fn: Instrumented, entry: str, body: str, spec: Specialization, attrs
     lines += [f"  br i1 {guard}, label %fluid.special, label %fluid.general", "fluid.special:",
               fn.call(f"@{body}", known, "%fluid.rs") + " alwaysinline", fn.ret("%fluid.rs"),
               "fluid.general:", f"  call void @fluid_prof_guard_miss(i32 {fn.id})",
-              fn.call(f"@{body}", args, "%fluid.rg"), fn.ret("%fluid.rg"), "}"]
+              fn.call(f"@{general}", args, "%fluid.rg"), fn.ret("%fluid.rg"), "}",
+              fn.define(general).replace("define", "declare", 1).removesuffix(" {")]
     return "\n".join(lines)

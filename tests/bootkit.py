@@ -1,0 +1,150 @@
+"""Booting built images in QEMU (TCG) for the boot and fault tests.
+
+Images come from real ``doit image`` builds of project copies whose manifest
+was changed first (``build_variant``); tests boot them with the same argv the
+``run`` task uses (``plugins.qemu.qemu_argv``) and judge them with the
+runner's ``BootResult``. ``read_screen`` reads the VGA text buffer out of
+guest memory through the QEMU monitor.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import doit
+
+from fluidbuild.runner import BootResult, boot
+from plugins.qemu import DEBUG_EXIT, qemu_argv
+
+QEMU = "qemu-system-i386"
+BOOT_TIMEOUT_S = 30.0
+
+SECTOR = 512
+KERNEL_OFFSET = 9 * SECTOR  # docs/boot-protocol.md: the kernel starts at LBA 9
+HEADER_SIZE = 64
+# Header fields (offsets in the 64-byte FLUD header).
+HDR_LOAD_ADDR = 8
+HDR_KERNEL_BYTES = 16
+HDR_KERNEL_SECTORS = 20
+
+VGA_TEXT_BUFFER = 0xB8000
+VGA_COLS, VGA_ROWS = 80, 25
+MONITOR_PROMPT = b"(qemu) "
+
+
+@dataclass(frozen=True)
+class Build:
+    """One built image, kept aside so its tree may be rebuilt for the next variant."""
+
+    image: Path
+    kernel: bytes  # build/kernel.bin
+
+    def header_field(self, offset: int) -> int:
+        return struct.unpack_from("<I", self.kernel, offset)[0]
+
+
+def set_manifest(tree: Path, keys: tuple[str, ...], value: Any) -> None:
+    """Set one manifest entry (``keys`` is its path from the top) in ``tree``."""
+    path = tree / "manifest.yaml"
+    manifest = yaml.safe_load(path.read_text())
+    node = manifest
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
+def build_image(tree: Path, keep_dir: Path) -> Build:
+    """``doit image`` in ``tree``; copy the image to ``keep_dir``."""
+    doit(tree, "image")
+    keep_dir.mkdir(parents=True, exist_ok=True)
+    image = keep_dir / "fluid.img"
+    shutil.copyfile(tree / "build/fluid.img", image)
+    return Build(image, (tree / "build/kernel.bin").read_bytes())
+
+
+def boot_image(image: Path, drive: str = "floppy", cpu: str = "max") -> BootResult:
+    """Boot ``image`` (drive "floppy": CHS path, "ide": LBA path) until QEMU exits."""
+    return boot(qemu_argv(QEMU, str(image), drive, cpu=cpu), BOOT_TIMEOUT_S)
+
+
+def boot_line(result: BootResult) -> dict[str, Any]:
+    """The one FLUID-BOOT object of a boot, with the console in the failure message."""
+    lines = result.lines("FLUID-BOOT")
+    assert len(lines) == 1, f"expected one FLUID-BOOT line ({result.reason()}):\n{result.serial}"
+    return lines[0]
+
+
+def exit_line(result: BootResult) -> dict[str, Any]:
+    """The one FLUID-EXIT object of a boot."""
+    lines = result.lines("FLUID-EXIT")
+    assert len(lines) == 1, f"expected one FLUID-EXIT line ({result.reason()}):\n{result.serial}"
+    return lines[0]
+
+
+def crafted(image: Path, dest: Path, offset: int, data: bytes) -> Path:
+    """A copy of ``image`` at ``dest`` with ``data`` written at byte ``offset``."""
+    raw = bytearray(image.read_bytes())
+    raw[offset:offset + len(data)] = data
+    dest.write_bytes(bytes(raw))
+    return dest
+
+
+def read_screen(image: Path, drive: str, done: str, workdir: Path) -> tuple[str, str]:
+    """Boot ``image`` and return (serial, VGA screen text) once ``done`` is on serial.
+
+    isa-debug-exit ends QEMU at once, so the guest runs without it here: its
+    exit write then goes nowhere and it halts (cli; hlt) with the screen
+    intact. The serial console goes to a file that is polled for ``done``;
+    then the monitor socket saves the text buffer (80x25 cells of character
+    byte + attribute byte) and quits QEMU.
+    """
+    serial, sock, dump = workdir / "serial.txt", workdir / "monitor.sock", workdir / "vga.bin"
+    argv = qemu_argv(QEMU, str(image), drive)
+    argv[argv.index("-serial") + 1] = f"file:{serial}"
+    argv[argv.index("-monitor") + 1] = f"unix:{sock},server,nowait"
+    device = argv.index(DEBUG_EXIT)
+    del argv[device - 1:device + 1]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        while done not in (text := serial.read_text(errors="replace") if serial.exists() else ""):
+            assert proc.poll() is None, f"QEMU ended ({proc.returncode}) before {done!r}:\n{text}"
+            assert time.monotonic() < deadline, f"no {done!r} on serial after {BOOT_TIMEOUT_S} s:\n{text}"
+            time.sleep(0.02)
+        with socket.socket(socket.AF_UNIX) as monitor:
+            monitor.settimeout(BOOT_TIMEOUT_S)
+            monitor.connect(str(sock))
+            _monitor_command(monitor, None)
+            size = VGA_COLS * VGA_ROWS * 2
+            _monitor_command(monitor, f'pmemsave {VGA_TEXT_BUFFER:#x} {size} "{dump}"')
+            monitor.sendall(b"quit\n")
+        proc.wait(timeout=BOOT_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    chars = dump.read_bytes()[0::2].decode("cp437")
+    rows = (chars[row * VGA_COLS:(row + 1) * VGA_COLS].rstrip() for row in range(VGA_ROWS))
+    return text, "\n".join(rows)
+
+
+def _monitor_command(monitor: socket.socket, command: str | None) -> None:
+    """Send ``command`` (None: just the greeting) and wait for the next prompt,
+    which the human monitor prints only once the command has finished."""
+    if command is not None:
+        monitor.sendall(command.encode() + b"\n")
+    reply = b""
+    while not reply.endswith(MONITOR_PROMPT):
+        chunk = monitor.recv(4096)
+        assert chunk, f"the QEMU monitor closed the connection after {reply[-200:]!r}"
+        reply += chunk
