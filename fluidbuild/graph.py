@@ -51,8 +51,9 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
         tasks.extend(_stamped(t, target.plugin, plugins) for t in result.tasks)
     image = manifest.image["output"]
     why = next((broken[t] for t in manifest.image["parts"].values() if t in broken), None)
-    tasks.append(_failing("image", why) if why else _image_task(manifest, plugins, outputs, image))
-    tasks.extend(_stamped(t, "", plugins) for t in plugins.tasks(manifest, ctx, image))
+    image_task = _failing("image", why) if why else _image_task(manifest, plugins, outputs, image)
+    tasks.append(_stamped(image_task, manifest.image["plugin"], plugins))
+    tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, image))
     _check_unique(tasks)
     return Graph(tasks, image, outputs)
 
@@ -74,10 +75,9 @@ def _order(manifest: Manifest) -> list[str]:
 
 def _stamped(task: TaskSpec, plugin: str, plugins: Plugins) -> TaskSpec:
     """Add the producing plugin's name and version to the task's configuration."""
-    owner = plugin or task.config.get("plugin", "")
-    info = plugins.info.get(owner)
+    info = plugins.info.get(plugin)
     config = dict(task.config)
-    config["plugin"] = {"name": owner, "version": info.version if info else "?"}
+    config["plugin"] = {"name": plugin, "version": info.version if info else "?"}
     return replace(task, config=config)
 
 
@@ -110,7 +110,7 @@ def _image_task(manifest: Manifest, plugins: Plugins, outputs: dict[str, list[st
                                                   "disk_bytes": spec["disk_bytes"]})],
         file_dep=[p.path for p in placements],
         targets=[image],
-        config={**config, "plugin": spec["plugin"]},
+        config=config,
     )
 
 

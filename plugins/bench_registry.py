@@ -67,9 +67,8 @@ def render(entries: list[dict[str, Any]], tuned: bool) -> str:
     lines += ["", "const struct bench_entry bench_registry[] = {"]
     for e in entries:
         variant = "tuned" if tuned else "generic"
-        size = e["size"] or f"bench_{e['name']}_generic.default_size"
         lines.append(f'    {{"{e["name"]}", &bench_{e["name"]}_generic, &bench_{e["name"]}_{variant}, '
-                     f"{size}, {e['iterations']}}},")
+                     f"{e['size']}, {e['iterations']}}},  /* size 0: the benchmark's default */")
     if not entries:
         lines.append("    {0, 0, 0, 0, 0},")
     lines += ["};", f"const uint32_t bench_registry_count = {len(entries)};", ""]

@@ -98,7 +98,7 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext) -> list[TaskSpec]:
         actions=[PyAction(write_profile, {"profile": ctx.cpu_profile, "json_path": profile_json,
                                           "mk_path": flags_mk})],
         targets=[profile_json, flags_mk],
-        config={"profile": ctx.cpu_profile, "plugin": "cpu_flags"},
+        config={"profile": ctx.cpu_profile},
     )]
 
 
