@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,16 +91,21 @@ def exit_line(result: BootResult) -> dict[str, Any]:
     return lines[0]
 
 
-def crafted(image: Path, dest: Path, offset: int, data: bytes) -> Path:
-    """A copy of ``image`` at ``dest`` with ``data`` written at byte ``offset``."""
+def crafted(image: Path, dest: Path, edit: Callable[[bytearray], None]) -> Path:
+    """A copy of ``image`` at ``dest``, changed in memory by ``edit`` first."""
     raw = bytearray(image.read_bytes())
-    raw[offset:offset + len(data)] = data
+    edit(raw)
     dest.write_bytes(bytes(raw))
     return dest
 
 
-def read_screen(image: Path, drive: str, done: str, workdir: Path) -> tuple[str, str]:
-    """Boot ``image`` and return (serial, VGA screen text) once ``done`` is on serial.
+def image_kernel_bytes(raw: bytes) -> int:
+    """The header's kernel_bytes, read from a disk image."""
+    return struct.unpack_from("<I", raw, KERNEL_OFFSET + HDR_KERNEL_BYTES)[0]
+
+
+def read_screen(image: Path, drive: str, done: str, workdir: Path) -> str:
+    """Boot ``image`` and return the VGA screen's text once ``done`` is on serial.
 
     isa-debug-exit ends QEMU at once, so the guest runs without it here: its
     exit write then goes nowhere and it halts (cli; hlt) with the screen
@@ -135,7 +141,7 @@ def read_screen(image: Path, drive: str, done: str, workdir: Path) -> tuple[str,
             proc.wait()
     chars = dump.read_bytes()[0::2].decode("cp437")
     rows = (chars[row * VGA_COLS:(row + 1) * VGA_COLS].rstrip() for row in range(VGA_ROWS))
-    return text, "\n".join(rows)
+    return "\n".join(rows)
 
 
 def _monitor_command(monitor: socket.socket, command: str | None) -> None:

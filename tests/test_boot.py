@@ -119,10 +119,11 @@ def test_default_image_boots(built_tree: Path, default_boots: dict[str, BootResu
         f"mem_kib {line['mem_kib']} is implausible for a {GUEST_MEMORY_KIB} KiB guest")
 
 
-def test_screen_shows_banner_and_boot_summary(built_tree: Path, tmp_path: Path) -> None:
+def test_screen_shows_banner_and_boot_summary(built_tree: Path, default_boots: dict[str, BootResult],
+                                              tmp_path: Path) -> None:
     """The VGA text buffer itself (guest memory at 0xB8000), not the serial copy."""
-    serial, screen = read_screen(built_tree / "build/fluid.img", "floppy", "FLUID-EXIT", tmp_path)
-    line = boot_line(BootResult(None, serial, 0.0))
+    screen = read_screen(built_tree / "build/fluid.img", "floppy", "FLUID-EXIT", tmp_path)
+    line = boot_line(default_boots["floppy"])
     assert "Fluid OS" in screen, f"no Fluid OS banner on the VGA screen:\n{screen}"
     summary = (f"boot: drive 0x{line['drive']:02x}, {line['disk']}, A20 {line['a20']}, "
                f"kernel {line['kernel_bytes']} bytes")

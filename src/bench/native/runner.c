@@ -6,9 +6,10 @@
  *   FLUID-BENCH {"name":..,"variant":..,"arch":..,"size":..,"iterations":..,
  *                "cycles":..,"ns":..,"min_ns":..,"work":..,"unit":..,
  *                "throughput":..,"checksum":"0x..."}
- * cycles and ns cover all timed iterations, min_ns is the fastest one, work
- * is one run()'s, throughput is work * iterations per second. A size or
- * iteration count of 0 takes the registry's value. */
+ * As in the kernel's lines, cycles (TSC ticks), ns and work cover all timed
+ * iterations together; min_ns is the fastest single run() and throughput is
+ * work per second. A size or iteration count of 0 takes the registry's
+ * value. */
 #include "bench.h"
 #include "klib.h"
 #include "regionio.h"
@@ -140,7 +141,7 @@ static void report(const struct options *opt, const struct bench_desc *desc,
 {
     char buf[LINE_BYTES];
     struct text line = {buf, sizeof buf, 0};
-    uint64_t work = desc->work(opt->size);
+    uint64_t work = desc->work(opt->size) * opt->iterations;
     double seconds = (double)t->ns / NS_PER_SECOND;
     text_str(&line, "FLUID-BENCH ");
     key(&line, "name", 1);
@@ -157,7 +158,7 @@ static void report(const struct options *opt, const struct bench_desc *desc,
     key_u64(&line, "work", work);
     key_str(&line, "unit", desc->unit);
     key(&line, "throughput", 0);
-    text_fixed3(&line, seconds > 0.0 ? (double)work * opt->iterations / seconds : 0.0);
+    text_fixed3(&line, seconds > 0.0 ? (double)work / seconds : 0.0);
     key(&line, "checksum", 0);
     text_char(&line, '"');
     text_hex64(&line, checksum);

@@ -1,0 +1,92 @@
+"""The JIT's compiler process: LLVM IR text in, an x86-64 object file out.
+
+LLVM ends the whole process on code-generation errors (an instruction it
+cannot select, an ABI the CPU's features cannot honour, bad inline
+assembly) instead of returning an error. Compiling in this separate
+process keeps such a failure from taking the running workload with it: the
+JIT sees this process die, reports the function, and keeps its old code.
+
+Run as a script by fluidbuild/jit/compiler.py, which talks to it over
+stdin/stdout; it imports nothing from the project. Messages are a 4-byte
+little-endian length and a payload. A request is JSON: ``ir`` (module
+text), ``cpu``, ``features``, ``codegen`` (0-3) and ``passes`` (the speed
+level of the default pipeline to run first, or null for none). The reply is
+one status byte (0: the payload is the object file, 1: it is an error
+message), then the payload.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from typing import Any, BinaryIO
+
+LENGTH = struct.Struct("<I")
+OK, FAILED = 0, 1
+
+
+def read_message(stream: BinaryIO) -> bytes | None:
+    """One length-prefixed message, or None at end of input."""
+    head = stream.read(LENGTH.size)
+    if len(head) < LENGTH.size:
+        return None
+    return stream.read(LENGTH.unpack(head)[0])
+
+
+def write_message(stream: BinaryIO, payload: bytes, status: int | None = None) -> None:
+    if status is not None:
+        stream.write(bytes([status]))
+    stream.write(LENGTH.pack(len(payload)) + payload)
+    stream.flush()
+
+
+class Compiler:
+    def __init__(self) -> None:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        llvm.initialize_native_asmparser()  # inline assembly
+        self.llvm = llvm
+        self.machines: dict[tuple[str, str, int], Any] = {}
+
+    def machine(self, cpu: str, features: str, codegen: int) -> Any:
+        key = (cpu, features, codegen)
+        if key not in self.machines:
+            target = self.llvm.Target.from_triple(self.llvm.get_process_triple())
+            self.machines[key] = target.create_target_machine(
+                cpu=cpu, features=features, opt=codegen, reloc="pic", codemodel="small", jit=True)
+        return self.machines[key]
+
+    def compile(self, request: dict[str, Any]) -> bytes:
+        llvm = self.llvm
+        tm = self.machine(request["cpu"], request["features"], request["codegen"])
+        module = llvm.parse_assembly(request["ir"], context=llvm.create_context())
+        module.verify()
+        if request["passes"] is not None:
+            tuning = llvm.create_pipeline_tuning_options(speed_level=request["passes"])
+            wide = request["passes"] >= 2
+            tuning.loop_vectorization = wide
+            tuning.slp_vectorization = wide
+            tuning.loop_unrolling = wide
+            passes = llvm.create_pass_builder(tm, tuning)
+            passes.getModulePassManager().run(module, passes)
+        return tm.emit_object(module)
+
+
+def main() -> int:
+    compiler = Compiler()
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while (message := read_message(source)) is not None:
+        try:
+            obj = compiler.compile(json.loads(message))
+        except RuntimeError as exc:
+            write_message(sink, str(exc).encode(), FAILED)
+        else:
+            write_message(sink, obj, OK)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
