@@ -2,11 +2,14 @@
 
 One runner per architecture links both variants of all six benchmarks:
 
-- ``x86_64``: a static x86-64 Linux process; benchmarks at -O3, generic
-  ``-march=x86-64``, tuned ``-march=<host cpu>``.
-- ``i386``: a static 32-bit process built with the kernel's exact flags
-  (i686-unknown-none-elf, -O2, freestanding; generic ``-march=i686 -mno-sse
+- ``x86_64``: a static x86-64 Linux process; generic ``-march=x86-64``,
+  tuned ``-march=<host cpu>``.
+- ``i386``: a static 32-bit process built with the kernel's flags
+  (i686-unknown-none-elf, freestanding; generic ``-march=i686 -mno-sse
   -mno-mmx``, tuned ``-march=<cpu>``): the fair peer of the in-kernel run.
+
+Benchmarks are compiled at -O3 (as the manifest compiles them for the
+kernel), the runner's own files at -O2.
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ RUNNER_SOURCES = ("start.c", "sys.c", "text.c", "regionio.c", "runner.c", "regis
 CLANG = "clang-19"
 LLD = "ld.lld-19"
 
+BENCH_OPT = "-O3"
+SUPPORT_OPT = "-O2"
 COMMON_FLAGS = ("-std=c11", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic")
 ARCHES = {
     "x86_64": {
-        "flags": ("--target=x86_64-unknown-linux-gnu", "-O3"),
+        "flags": ("--target=x86_64-unknown-linux-gnu",),
         "generic": ("-march=x86-64",),
         "kernel_sources": ("klib.c",),
         "emulation": "elf_x86_64",
     },
     "i386": {
-        "flags": ("--target=i686-unknown-none-elf", "-O2"),
+        "flags": ("--target=i686-unknown-none-elf",),
         "generic": ("-march=i686", "-mno-sse", "-mno-mmx"),
         # klib's 64-bit divisions need the kernel's libgcc-style helpers.
         "kernel_sources": ("klib.c", "divdi3.c"),
@@ -72,13 +77,14 @@ def build_native_runners(
             for variant, march in variants.items():
                 obj = obj_dir / f"{name}_{variant}.o"
                 suffix = f"-DFLUID_VARIANT_SUFFIX=_{variant}"
-                jobs.append([*base, *march, suffix, str(BENCH_DIR / f"{name}.c"), "-o", str(obj)])
+                source = str(BENCH_DIR / f"{name}.c")
+                jobs.append([*base, BENCH_OPT, *march, suffix, source, "-o", str(obj)])
                 objs.append(obj)
         support = [BENCH_DIR / "native" / src for src in RUNNER_SOURCES]
         support += [kernel_dir / src for src in conf["kernel_sources"]]
         for src in support:
             obj = obj_dir / f"support_{src.stem}.o"
-            jobs.append([*base, *variants["generic"], str(src), "-o", str(obj)])
+            jobs.append([*base, SUPPORT_OPT, *variants["generic"], str(src), "-o", str(obj)])
             objs.append(obj)
         objects[arch] = objs
     with ThreadPoolExecutor() as pool:

@@ -1,7 +1,7 @@
 """Booting built images in QEMU (TCG) for the boot and fault tests.
 
 Images come from real ``doit image`` builds of project copies whose manifest
-was changed first (``build_variant``); tests boot them with the same argv the
+was changed first (``set_manifest``, ``build_image``); tests boot them with the same argv the
 ``run`` task uses (``plugins.qemu.qemu_argv``) and judge them with the
 runner's ``BootResult``. ``read_screen`` reads the VGA text buffer out of
 guest memory through the QEMU monitor.
@@ -34,7 +34,6 @@ HEADER_SIZE = 64
 # Header fields (offsets in the 64-byte FLUD header).
 HDR_LOAD_ADDR = 8
 HDR_KERNEL_BYTES = 16
-HDR_KERNEL_SECTORS = 20
 
 VGA_TEXT_BUFFER = 0xB8000
 VGA_COLS, VGA_ROWS = 80, 25
@@ -50,6 +49,14 @@ class Build:
 
     def header_field(self, offset: int) -> int:
         return struct.unpack_from("<I", self.kernel, offset)[0]
+
+
+def fresh_copy(built_tree: Path, parent: Path) -> Path:
+    """A never-built copy, under ``parent``, of the sources ``built_tree`` was built from
+    (the project's own files may change while the tests run)."""
+    dest = parent / "fluid"
+    shutil.copytree(built_tree, dest, symlinks=True, ignore=shutil.ignore_patterns("build"))
+    return dest
 
 
 def set_manifest(tree: Path, keys: tuple[str, ...], value: Any) -> None:
@@ -119,26 +126,28 @@ def read_screen(image: Path, drive: str, done: str, workdir: Path) -> str:
     argv[argv.index("-monitor") + 1] = f"unix:{sock},server,nowait"
     device = argv.index(DEBUG_EXIT)
     del argv[device - 1:device + 1]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while done not in (text := serial.read_text(errors="replace") if serial.exists() else ""):
-            assert proc.poll() is None, f"QEMU ended ({proc.returncode}) before {done!r}:\n{text}"
-            assert time.monotonic() < deadline, f"no {done!r} on serial after {BOOT_TIMEOUT_S} s:\n{text}"
-            time.sleep(0.02)
-        with socket.socket(socket.AF_UNIX) as monitor:
-            monitor.settimeout(BOOT_TIMEOUT_S)
-            monitor.connect(str(sock))
-            _monitor_command(monitor, None)
-            size = VGA_COLS * VGA_ROWS * 2
-            _monitor_command(monitor, f'pmemsave {VGA_TEXT_BUFFER:#x} {size} "{dump}"')
-            monitor.sendall(b"quit\n")
-        proc.wait(timeout=BOOT_TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            deadline = time.monotonic() + BOOT_TIMEOUT_S
+            while done not in (text := serial.read_text(errors="replace") if serial.exists() else ""):
+                assert proc.poll() is None, (
+                    f"QEMU ended ({proc.returncode}) before {done!r}:\n{text}\n{proc.communicate()[1]}")
+                assert time.monotonic() < deadline, f"no {done!r} on serial after {BOOT_TIMEOUT_S} s:\n{text}"
+                time.sleep(0.02)
+            with socket.socket(socket.AF_UNIX) as monitor:
+                monitor.settimeout(BOOT_TIMEOUT_S)
+                monitor.connect(str(sock))
+                _monitor_command(monitor, None)
+                size = VGA_COLS * VGA_ROWS * 2
+                _monitor_command(monitor, f'pmemsave {VGA_TEXT_BUFFER:#x} {size} "{dump}"')
+                # Stay connected until QEMU has gone: it ignores a command
+                # still unread when the client hangs up.
+                monitor.sendall(b"quit\n")
+                proc.wait(timeout=BOOT_TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     chars = dump.read_bytes()[0::2].decode("cp437")
     rows = (chars[row * VGA_COLS:(row + 1) * VGA_COLS].rstrip() for row in range(VGA_ROWS))
     return "\n".join(rows)

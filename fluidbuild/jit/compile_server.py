@@ -9,7 +9,7 @@ JIT sees this process die, reports the function, and keeps its old code.
 Run as a script by fluidbuild/jit/compiler.py, which talks to it over
 stdin/stdout; it imports nothing from the project. Messages are a 4-byte
 little-endian length and a payload. A request is JSON: ``ir`` (module
-text), ``cpu``, ``features``, ``codegen`` (0-3) and ``passes`` (the speed
+text), ``triple``, ``cpu``, ``features``, ``codegen`` (0-3) and ``passes`` (the speed
 level of the default pipeline to run first, or null for none). The reply is
 one status byte (0: the payload is the object file, 1: it is an error
 message), then the payload.
@@ -49,19 +49,19 @@ class Compiler:
         llvm.initialize_native_asmprinter()
         llvm.initialize_native_asmparser()  # inline assembly
         self.llvm = llvm
-        self.machines: dict[tuple[str, str, int], Any] = {}
+        self.machines: dict[tuple[str, str, str, int], Any] = {}
 
-    def machine(self, cpu: str, features: str, codegen: int) -> Any:
-        key = (cpu, features, codegen)
+    def machine(self, triple: str, cpu: str, features: str, codegen: int) -> Any:
+        key = (triple, cpu, features, codegen)
         if key not in self.machines:
-            target = self.llvm.Target.from_triple(self.llvm.get_process_triple())
+            target = self.llvm.Target.from_triple(triple)
             self.machines[key] = target.create_target_machine(
                 cpu=cpu, features=features, opt=codegen, reloc="pic", codemodel="small", jit=True)
         return self.machines[key]
 
     def compile(self, request: dict[str, Any]) -> bytes:
         llvm = self.llvm
-        tm = self.machine(request["cpu"], request["features"], request["codegen"])
+        tm = self.machine(request["triple"], request["cpu"], request["features"], request["codegen"])
         module = llvm.parse_assembly(request["ir"], context=llvm.create_context())
         module.verify()
         if request["passes"] is not None:

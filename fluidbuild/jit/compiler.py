@@ -1,99 +1,155 @@
-"""The two tiers' compilers, on one LLJIT instance.
+"""The two tiers' compilers: code generation in a compiler process, linking in LLJIT here.
 
 Tier 0 compiles the whole instrumented module once, fast: its IR is used as
 clang left it and only the code generator runs, for the generic x86-64 CPU.
 Tier 2 compiles one function at a time: the O3 pipeline with loop and SLP
 vectorisation and unrolling, then code generation, both for the target CPU.
 
-Each compilation becomes its own JIT library (a library name can never be
-reused, so every tier-2 library gets a fresh one) linked against the tier-0
-library, whose exported symbols resolve every reference. Objects are
-emitted by our own target machines and handed to LLJIT, so each tier picks
-its CPU and optimisation level. Libraries stay loaded until the compiler is
-dropped: a swapped-out version may still be running on another thread.
+Both run in the compiler process (compile_server.py), so an LLVM error
+that would end the process ends that one, not the workload; it is restarted
+for the next request. The object files come back here and LLJIT links each
+into its own JIT library (a library name can never be reused, so every
+tier-2 library gets a fresh one), linked against the tier-0 library, whose
+exported symbols resolve every reference. Libraries stay loaded until the
+compiler is dropped: a swapped-out version may still be running.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from fluidbuild.jit import compile_server
 from fluidbuild.jit.config import TargetCpu
 
 TIER0_LIBRARY = "fluid.t0"
 
 
 class CompileError(Exception):
-    """A tier-2 compilation failed; the message is one line."""
+    """A compilation failed; the message is one line."""
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+def first_line(text: str, default: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else default
 
 
 @dataclass(frozen=True)
 class Tier2Code:
     address: int
     library: str
-    compile_ms: float  # parse + optimise + codegen + link
+    compile_ms: float  # request to callable address: optimise, codegen, link
     fused_fma: bool  # its IR has llvm.fmuladd: a*b+c may round once (FMA) on the tier-2 CPU
 
 
+class CompilerProcess:
+    """The compiler process, started on first use and again after it dies."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the process now (it takes a moment to import LLVM)."""
+        with self._lock:
+            self._ensure()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            self._stderr = tempfile.TemporaryFile()
+            self._proc = subprocess.Popen([sys.executable, str(Path(compile_server.__file__))],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=self._stderr)
+        return self._proc
+
+    def compile(self, request: dict[str, Any]) -> bytes:
+        with self._lock:
+            proc = self._ensure()
+            try:
+                compile_server.write_message(proc.stdin, json.dumps(request).encode())
+                status = proc.stdout.read(1)
+                payload = compile_server.read_message(proc.stdout)
+            except BrokenPipeError:
+                status, payload = b"", None
+            if payload is None:
+                raise CompileError(f"the compiler process died: {self._death()}")
+        if status[0] != compile_server.OK:
+            raise CompileError(first_line(payload.decode(errors="replace"), "LLVM error"))
+        return payload
+
+    def _death(self) -> str:
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        message = first_line(self._stderr.read().decode(errors="replace"), f"exit status {code}")
+        self._stderr.close()
+        self._proc = None
+        return message
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                self._proc.stdin.close()
+                self._proc.wait()
+                self._stderr.close()
+                self._proc = None
+
+
 class Compiler:
-    def __init__(self, triple: str, tier0_opt: int, tier2_cpu: TargetCpu, tier2_opt: int) -> None:
+    def __init__(self, tier0_opt: int, tier2_cpu: TargetCpu, tier2_opt: int) -> None:
+        self.process = CompilerProcess()
+        self.process.start()
         import llvmlite.binding as llvm
 
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         self._llvm = llvm
-        target = llvm.Target.from_triple(triple)
-        generic = TargetCpu.generic()
-        self._tm0 = target.create_target_machine(cpu=generic.name, features=generic.features,
-                                                 opt=tier0_opt, reloc="pic", codemodel="small", jit=True)
-        self._tm2 = target.create_target_machine(cpu=tier2_cpu.name, features=tier2_cpu.features,
-                                                 opt=tier2_opt, reloc="pic", codemodel="small", jit=True)
+        self._tier0_opt = tier0_opt
+        self._tier2_cpu = tier2_cpu
         self._tier2_opt = tier2_opt
         self._jit = llvm.create_lljit_compiler()
         self._libraries: list[object] = []
         self._serial = itertools.count(1)
 
-    def tier0(self, text: str, exports: list[str]) -> dict[str, int]:
-        """Compile and load the tier-0 module; the addresses of ``exports``.
-
-        Raises RuntimeError with LLVM's message (the caller names the module)."""
-        module = self._llvm.parse_assembly(text)
-        module.verify()
-        obj = self._tm0.emit_object(module)
+    def tier0(self, text: str, triple: str, exports: list[str]) -> dict[str, int]:
+        """Compile and load the tier-0 module; the addresses of ``exports``."""
+        generic = TargetCpu.generic()
+        obj = self.process.compile({"ir": text, "triple": triple, "cpu": generic.name,
+                                    "features": generic.features, "codegen": self._tier0_opt,
+                                    "passes": None})
         builder = self._llvm.JITLibraryBuilder().add_object_img(obj)
         for name in exports:
             builder.export_symbol(name)
-        tracker = builder.link(self._jit, TIER0_LIBRARY)
-        self._libraries.append(tracker)
+        tracker = self._link(builder, TIER0_LIBRARY)
         return {name: tracker[name] for name in exports}
 
-    def tier2(self, text: str, entry: str) -> Tier2Code:
+    def tier2(self, text: str, triple: str, entry: str, fused_fma: bool) -> Tier2Code:
         """Optimise, compile and load one tier-2 module; the address of ``entry``."""
-        llvm = self._llvm
         start = time.perf_counter()
+        cpu = self._tier2_cpu
+        obj = self.process.compile({"ir": text, "triple": triple, "cpu": cpu.name, "features": cpu.features,
+                                    "codegen": self._tier2_opt, "passes": self._tier2_opt})
         library = f"fluid.t2.{next(self._serial)}.{entry}"
+        builder = (self._llvm.JITLibraryBuilder().add_object_img(obj).add_jit_library(TIER0_LIBRARY)
+                   .export_symbol(entry))
+        tracker = self._link(builder, library)
+        return Tier2Code(tracker[entry], library, (time.perf_counter() - start) * 1e3, fused_fma)
+
+    def _link(self, builder: Any, library: str) -> Any:
         try:
-            context = llvm.create_context()
-            module = llvm.parse_assembly(text, context=context)
-            module.verify()
-            tuning = llvm.create_pipeline_tuning_options(speed_level=self._tier2_opt)
-            vectorize = self._tier2_opt >= 2
-            tuning.loop_vectorization = vectorize
-            tuning.slp_vectorization = vectorize
-            tuning.loop_unrolling = vectorize
-            passes = llvm.create_pass_builder(self._tm2, tuning)
-            passes.getModulePassManager().run(module, passes)
-            obj = self._tm2.emit_object(module)
-            tracker = (llvm.JITLibraryBuilder().add_object_img(obj).add_jit_library(TIER0_LIBRARY)
-                       .export_symbol(entry).link(self._jit, library))
+            tracker = builder.link(self._jit, library)
         except RuntimeError as exc:
-            raise CompileError(_one_line(exc)) from None
+            raise CompileError(f"linking {library}: {first_line(str(exc), 'link error')}") from None
         self._libraries.append(tracker)
-        fused = "@llvm.fmuladd." in text
-        return Tier2Code(tracker[entry], library, (time.perf_counter() - start) * 1e3, fused)
+        return tracker
+
+    def close(self) -> None:
+        self.process.close()

@@ -62,6 +62,7 @@ class Tracked:
     code: Tier2Code | None = None
     swap: Counters | None = None  # counters when the slot was written
     tier2_start: Counters | None = None
+    window_epoch: int = 0  # compile epoch when tier2_start was taken
     tier2: policy.Window | None = None  # tier-2 cost, measured after the swap
     latency_ms: float | None = None  # hot decision to the first call of the new code
     error: str | None = None
@@ -86,6 +87,7 @@ class Optimizer:
         self._log = log
         self._specialize = specialize_args
         self._interval = poll_ms / 1e3
+        self._min_window_cycles = policy.MIN_VERDICT_MS / 1e3 * profiler.tsc_hz
         self._lock = threading.Lock()
         self._jobs: queue.Queue[Tracked | None] = queue.Queue()
         self._stop = threading.Event()
@@ -94,6 +96,11 @@ class Optimizer:
         self._phase_base = [0] * len(tracked)
         self._phase_total = 0
         self._phase = ""
+        # Bumped when a compilation starts or ends: a compiler running on the
+        # other core slows the workload (shared caches), so a verdict window
+        # must not overlap one.
+        self._compile_epoch = 0
+        self._compiling = False
 
     # -- threads ------------------------------------------------------------
     def start(self, monitor: bool = True) -> None:
@@ -187,14 +194,18 @@ class Optimizer:
         self._jobs.put(t)
 
     def _compile_and_swap(self, t: Tracked) -> None:
+        with self._lock:
+            self._compiling, self._compile_epoch = True, self._compile_epoch + 1
         try:
             code = self._compile(t.fn, t.spec)
         except (CompileError, ValueError) as exc:
             with self._lock:
+                self._compiling, self._compile_epoch = False, self._compile_epoch + 1
                 t.state, t.error = State.FAILED, str(exc)
-                self._event(t, "failed", f"tier-2 compile failed, stays at tier 0: {exc}")
+                self._event(t, "failed", f"tier-2 compile failed, the running code stays: {exc}")
             return
         with self._lock:
+            self._compiling, self._compile_epoch = False, self._compile_epoch + 1
             self._write_slot(t, code.address)
             self._profiler.rearm_first_call(t.fn.id)
             t.code, t.state = code, State.MEASURING
@@ -204,13 +215,16 @@ class Optimizer:
     def _judge(self, t: Tracked, c: Counters) -> None:
         if t.latency_ms is None and c.first_tsc:
             t.latency_ms = self._profiler.ms(c.first_tsc) - self._profiler.ms(t.hot_tsc)
-        if t.tier2_start is None:
+        if self._compiling:
+            t.tier2_start = None
+            return
+        if t.tier2_start is None or t.window_epoch != self._compile_epoch:
             # Skip the call that may have been running the old code at the swap.
             if c.calls > t.swap.calls:
-                t.tier2_start = c
+                t.tier2_start, t.window_epoch = c, self._compile_epoch
             return
         window = _window(t.tier2_start, c)
-        if window.calls < self._t.verify_calls:
+        if window.calls < self._t.verify_calls or window.cycles < self._min_window_cycles:
             return
         t.tier2 = window
         speed = f"{t.tier0.per_call:,.0f} -> {window.per_call:,.0f} cycles/call"

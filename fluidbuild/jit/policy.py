@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A verdict needs this much measured tier-2 time as well as verify_calls
+# calls: a few calls of a microsecond function are mostly timer noise.
+MIN_VERDICT_MS = 2.0
+
 
 @dataclass(frozen=True)
 class Thresholds:

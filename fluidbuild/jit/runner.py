@@ -47,6 +47,16 @@ def run_jit(config: JitConfig, log: Callable[[Event], None] | None = None) -> Ji
     if log is None:
         log = (lambda event: None) if config.quiet else live_log()
     rt = JitRuntime(config, need=REGISTRY_SYMBOLS, log=log)
+    try:
+        report = _run(rt, config)
+    finally:
+        rt.close()
+    if config.report:
+        write_text(str(config.report), report.to_json())
+    return report
+
+
+def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
     benches = select(registry(rt), config.benchmarks, str(config.module))
     _label(rt, benches)
     plan = [(b, config.size or b.size, config.iterations or b.iterations) for b in benches]
@@ -75,6 +85,4 @@ def run_jit(config: JitConfig, log: Callable[[Event], None] | None = None) -> Ji
     for (bench, size, iterations), jit, ref in zip(plan, runs, refs, strict=True):
         fused = any(t.code and t.code.fused_fma for t in tracked if t.phase == bench.name)
         report.benchmarks.append(_bench_row(bench, size, iterations, jit, ref, fused))
-    if config.report:
-        write_text(str(config.report), report.to_json())
     return report

@@ -6,7 +6,7 @@ import ctypes
 from collections.abc import Callable
 
 from fluidbuild.jit import irtext, tier2ir
-from fluidbuild.jit.compiler import Compiler, Tier2Code
+from fluidbuild.jit.compiler import CompileError, Compiler, Tier2Code
 from fluidbuild.jit.config import JitConfig, TargetCpu
 from fluidbuild.jit.errors import JitError
 from fluidbuild.jit.instrument import BODY_SUFFIX, Instrumented, instrument
@@ -20,25 +20,31 @@ TIER2_SUFFIX = ".fluid.t2."
 
 
 class JitRuntime:
-    """Load ``config.module`` at tier 0; ``need`` names extra symbols to export (e.g. the registry).
-
-    ``labels`` maps symbol names to display labels and argument names, used in reports."""
+    """Load ``config.module`` at tier 0; ``need`` names extra symbols to export (e.g. the registry)."""
 
     def __init__(self, config: JitConfig, need: tuple[str, ...] = (),
                  log: Callable[[Event], None] = lambda event: None) -> None:
         self.config = config
         self.cpu: TargetCpu = config.tier2_cpu()
+        self.compiler = Compiler(config.tier0_opt, self.cpu, config.tier2_opt)
+        try:
+            self._load(need, log)
+        except BaseException:
+            self.compiler.close()
+            raise
+
+    def _load(self, need: tuple[str, ...], log: Callable[[Event], None]) -> None:
+        config = self.config
         self.module = load_module(config.module, need)
         self.tier0 = instrument(self.module, self.module.profile_capacity, config.profile)
-        self.compiler = Compiler(self.module.triple, config.tier0_opt, self.cpu, config.tier2_opt)
         exports = [*PROFILER_SYMBOLS, *need]
         for fn in self.tier0.functions:
             exports += [fn.name, fn.body, fn.slot]
         exports += [name for name in self.tier0.skipped if name not in exports]
         try:
-            self.addresses = self.compiler.tier0(self.tier0.text, exports)
-        except RuntimeError as exc:
-            raise JitError(f"{config.module}: tier-0 compilation failed: {str(exc).strip()}") from None
+            self.addresses = self.compiler.tier0(self.tier0.text, self.module.triple, exports)
+        except CompileError as exc:
+            raise JitError(f"{config.module}: tier-0 compilation failed: {exc}") from None
         self.profiler = Profiler(
             self.addresses["fluid_prof_table"], self.module.profile_capacity,
             ctypes.c_uint32.from_address(self.addresses["fluid_prof_record_size"]).value,
@@ -94,4 +100,10 @@ class JitRuntime:
             guard = wrapper(fn, entry, body, general, spec, tier2ir.target_attributes(self.cpu))
             text = tier2ir.build(self.module, fn.token, body, self.cpu, cfg.fp_contract,
                                  linkage="internal", extra=(guard,))
-        return self.compiler.tier2(text, irtext.symbol_name(entry))
+        fused = cfg.fp_contract and "@llvm.fmuladd." in text
+        return self.compiler.tier2(text, self.module.triple, irtext.symbol_name(entry), fused)
+
+    def close(self) -> None:
+        """Stop the optimizer's threads and the compiler process (JIT code stays loaded)."""
+        self.optimizer.close()
+        self.compiler.close()

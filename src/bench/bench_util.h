@@ -115,10 +115,30 @@ static inline uint64_t bench_hash_u32(uint64_t hash, uint32_t word)
     return (hash ^ word) * BENCH_HASH_PRIME;
 }
 
-static inline uint64_t bench_hash_u64(uint64_t hash, uint64_t word)
+/* --- exact matrix products (matrix_mul, gemm_tile) ----------------------
+ * Entries are multiples of 1/8 in [-1, 1]: every product is a multiple of
+ * 1/64 and, for n < 2^18, every partial sum of n of them stays below
+ * 2^24 / 64 in magnitude, so all sums are exact in binary32 whatever the
+ * summation order, FMA contraction or x87 precision. */
+#define BENCH_MATRIX_STEPS 8 /* entries are k / 8, |k| <= 8 */
+#define BENCH_MATRIX_GRID 64 /* results are multiples of 1/64 */
+
+static inline void bench_fill_matrix(float *m, size_t count, uint32_t seed, uint32_t stream)
 {
-    hash = bench_hash_u32(hash, (uint32_t)word);
-    return bench_hash_u32(hash, (uint32_t)(word >> 32));
+    struct bench_rng rng;
+    bench_rng_init(&rng, seed, stream);
+    for (size_t i = 0; i < count; i++)
+        m[i] = (float)bench_rng_range(&rng, -BENCH_MATRIX_STEPS, BENCH_MATRIX_STEPS) /
+               BENCH_MATRIX_STEPS;
+}
+
+/* The checksum of an exact product: its entries as integers on the grid. */
+static inline uint64_t bench_hash_matrix(const float *c, size_t count)
+{
+    uint64_t hash = BENCH_HASH_INIT;
+    for (size_t i = 0; i < count; i++)
+        hash = bench_hash_u32(hash, (uint32_t)(int32_t)(c[i] * BENCH_MATRIX_GRID));
+    return hash;
 }
 
 /* Round to the nearest integer, ties away from zero, for |x| < 2^62. The

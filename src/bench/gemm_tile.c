@@ -13,13 +13,12 @@
  * chosen at compile time from the ISA (register count, vector width, FMA) and
  * the cache sizes of current x86 cores.
  *
- * Inputs are multiples of 1/8 in [-1, 1] as in matrix_mul, so every result
- * is exact and the checksum is the same on every target.
+ * Inputs come from bench_fill_matrix as in matrix_mul, so every result is
+ * exact and the checksum is the same on every target (and matrix_mul's).
  *
  * Arena: A, B, C (n*n floats each), then the packed A block and B slice. */
 #include "bench.h"
 #include "bench_util.h"
-#include "klib.h"
 
 /* Tile shape: GT_MR rows x GT_NV vectors of GT_VL floats. The accumulators
  * (MR * NV registers) plus the B row (NV) and one broadcast A value must fit
@@ -70,9 +69,6 @@
 typedef float gt_vec __attribute__((vector_size(GT_VL * sizeof(float))));
 typedef float gt_vec_u __attribute__((vector_size(GT_VL * sizeof(float)), aligned(sizeof(float))));
 
-#define GT_INPUT_STEPS 8
-#define GT_RESULT_SCALE 64
-
 enum { GT_STREAM_A = 1, GT_STREAM_B = 2 };
 
 static uint32_t gt_round_up(uint32_t x, uint32_t m)
@@ -117,18 +113,10 @@ static struct gt_arena gt_layout(void *arena, uint32_t n)
     return l;
 }
 
-static void gt_fill(float *m, uint32_t count, uint32_t seed, uint32_t stream)
-{
-    struct bench_rng rng;
-    bench_rng_init(&rng, seed, stream);
-    for (uint32_t i = 0; i < count; i++)
-        m[i] = (float)bench_rng_range(&rng, -GT_INPUT_STEPS, GT_INPUT_STEPS) / GT_INPUT_STEPS;
-}
-
 static void gt_setup(void *arena, uint32_t n, uint32_t seed)
 {
-    gt_fill(bench_at(arena, 0), n * n, seed, GT_STREAM_A);
-    gt_fill(bench_at(arena, gt_matrix_bytes(n)), n * n, seed, GT_STREAM_B);
+    bench_fill_matrix(bench_at(arena, 0), (size_t)n * n, seed, GT_STREAM_A);
+    bench_fill_matrix(bench_at(arena, gt_matrix_bytes(n)), (size_t)n * n, seed, GT_STREAM_B);
 }
 
 /* B[k0 .. k0+kc) x all n columns -> panels of NR columns; within a panel row
@@ -246,11 +234,7 @@ static void gt_run(void *arena, uint32_t n)
 
 static uint64_t gt_checksum(const void *arena, uint32_t n)
 {
-    const float *c = bench_at_const(arena, 2 * gt_matrix_bytes(n));
-    uint64_t hash = BENCH_HASH_INIT;
-    for (size_t i = 0; i < (size_t)n * n; i++)
-        hash = bench_hash_u32(hash, (uint32_t)(int32_t)(c[i] * GT_RESULT_SCALE));
-    return hash;
+    return bench_hash_matrix(bench_at_const(arena, 2 * gt_matrix_bytes(n)), (size_t)n * n);
 }
 
 static uint64_t gt_work(uint32_t n)

@@ -25,7 +25,7 @@
 #define SHA_ROUNDS 64
 #define SHA_LENGTH_FIELD 8       /* message length in bits, big-endian u64 */
 #define SHA_PAD_FIRST 0x80       /* the 1 bit that starts the padding */
-#define SHA_STREAM_CHUNK 4096u   /* bytes handed to one update() call */
+#define SHA_STREAM_CHUNK 1500u   /* bytes per update(): an Ethernet payload */
 
 enum { SHA_STREAM_MESSAGE = 1 };
 
@@ -83,7 +83,9 @@ static void sha_blocks(uint32_t h[SHA_WORDS], const uint8_t *data, size_t blocks
         for (int g = 0; g < 4; g++)
             m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * g)), bswap);
         /* 16 groups of 4 rounds; group g also extends the schedule to
-         * words 4(g+4) .. 4(g+4)+3, kept in the ring m[]. */
+         * words 4(g+4) .. 4(g+4)+3, kept in the ring m[]. Fully unrolled so
+         * the ring indices are constants and m[] stays in registers. */
+#pragma clang loop unroll(full)
         for (int g = 0; g < SHA_ROUNDS / 4; g++) {
             __m128i w = _mm_add_epi32(m[g & 3], _mm_load_si128((const __m128i *)&sha_k[4 * g]));
             cdgh = _mm_sha256rnds2_epu32(cdgh, abef, w);
@@ -132,6 +134,8 @@ static void sha_blocks(uint32_t h[SHA_WORDS], const uint8_t *data, size_t blocks
         uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
         for (int i = 0; i < 16; i++)
             w[i] = sha_load_be32(data + 4 * i);
+        /* Fully unrolled: every ring index becomes a constant. */
+#pragma clang loop unroll(full)
         for (int i = 0; i < SHA_ROUNDS; i += 8) {
             if (i >= 16)
                 for (int j = i; j < i + 8; j++)

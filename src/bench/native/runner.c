@@ -8,7 +8,7 @@
  *                "throughput":..,"checksum":"0x..."}
  * As in the kernel's lines, cycles (TSC ticks), ns and work cover all timed
  * iterations together; min_ns is the fastest single run() and throughput is
- * work per second. A size or iteration count of 0 takes the registry's
+ * work per second. A size or iteration count of "-" takes the registry's
  * value. */
 #include "bench.h"
 #include "klib.h"
@@ -29,6 +29,9 @@
 #else
 #define RUNNER_ARCH "i386"
 #endif
+
+/* Size or iteration count "-": the registry's value. */
+#define FROM_REGISTRY 0xffffffffu
 
 struct options {
     const char *name;
@@ -53,9 +56,18 @@ static void say(const char *msg)
 
 static int usage(void)
 {
-    say("usage: runner <name> <generic|tuned> <size> <iterations> [--seed N] "
+    say("usage: runner <name> <generic|tuned> <size|-> <iterations|-> [--seed N] "
         "[--input-file PATH] [--dump-file PATH]\n");
     return EXIT_USAGE;
+}
+
+static int parse_count(const char *arg, uint32_t *out)
+{
+    if (strcmp(arg, "-") == 0) {
+        *out = FROM_REGISTRY;
+        return 0;
+    }
+    return text_parse_u32(arg, out) || *out == FROM_REGISTRY;
 }
 
 static int parse_options(int argc, char **argv, struct options *opt)
@@ -67,7 +79,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
     opt->seed = BENCH_DEFAULT_SEED;
     opt->input_file = 0;
     opt->dump_file = 0;
-    if (text_parse_u32(argv[3], &opt->size) || text_parse_u32(argv[4], &opt->iterations))
+    if (parse_count(argv[3], &opt->size) || parse_count(argv[4], &opt->iterations))
         return -1;
     for (int i = 5; i < argc; i += 2) {
         if (i + 1 >= argc)
@@ -183,9 +195,9 @@ int runner_main(int argc, char **argv)
         desc = entry->tuned;
     else
         return usage();
-    if (opt.size == 0)
+    if (opt.size == FROM_REGISTRY)
         opt.size = entry->size;
-    if (opt.iterations == 0)
+    if (opt.iterations == FROM_REGISTRY)
         opt.iterations = entry->iterations;
 
     size_t bytes = desc->mem_bytes(opt.size);

@@ -1,0 +1,338 @@
+"""The tiered JIT (fluidbuild/jit/) on real clang-19 bitcode and real llvmlite code.
+
+Most tests drive the optimizer by hand: ``poll()`` reads the profile once
+and ``wait_idle()`` waits for the compiler thread, so thresholds are checked
+call by call. The CLI tests run ``python -m fluidbuild.jit`` as a user does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from fluidbuild.jit import JitConfig, JitError, TargetCpu, run_jit
+from fluidbuild.jit.optimizer import State
+from fluidbuild.jit.runtime import JitRuntime
+from fluidbuild.jit.workload import REGISTRY_SYMBOLS, registry, run_benchmark
+from jitbuild import CLANG, FIXTURES, KERNEL_DIR, ROOT, build_module, registry as registry_source
+
+U32, U64 = ctypes.c_uint32, ctypes.c_uint64
+HEAVY_N = 20_000
+NO_SSE_PROFILE = {"mode": "pinned", "llvm_cpu": "x86-64", "llvm_features": "-sse,-sse2"}
+HOST_HAS_FMA = "+fma" in TargetCpu.host().features
+
+
+@pytest.fixture(scope="session")
+def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("jit")
+    reg = registry_source(out, [("fx_words", 16384, 300), ("fx_axpy", 16384, 100)])
+    return {
+        "funcs": build_module([FIXTURES / "funcs.c"], out / "funcs.bc"),
+        "benches": build_module([FIXTURES / "benches.c", reg], out / "benches.bc"),
+        "missing": build_module([FIXTURES / "missing.c"], out / "missing.bc"),
+        "no_profiler": build_module([FIXTURES / "funcs.c"], out / "no_profiler.bc", runtime=False),
+        "i386": build_module([FIXTURES / "funcs.c"], out / "i386.bc",
+                             target="--target=i386-unknown-none-elf", runtime=False),
+        "garbage": _write(out / "garbage.bc", b"BC\xc0\xde not really bitcode"),
+        "no_sse": _write(out / "no_sse.json", json.dumps(NO_SSE_PROFILE).encode()),
+        "dir": out,
+    }
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@contextmanager
+def jit(module: Path, need: tuple[str, ...] = (), **options: object) -> Iterator[JitRuntime]:
+    """A runtime whose optimizer compiles in its worker thread but never polls by itself."""
+    rt = JitRuntime(JitConfig(module, **options), need=need)
+    rt.optimizer.start(monitor=False)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def _step(rt: JitRuntime) -> None:
+    """One optimizer decision, and wait for any compilation it started."""
+    rt.optimizer.poll()
+    rt.optimizer.wait_idle()
+
+
+def _slot(rt: JitRuntime, name: str) -> int:
+    return ctypes.c_uint64.from_address(rt.tracked(name).slot).value
+
+
+def _kinds(rt: JitRuntime, name: str) -> list[str]:
+    return [e.kind for e in rt.tracked(name).events]
+
+
+def _heavy(n: int) -> int:
+    """heavy() of funcs.c in Python."""
+    h = 1469598103934665603
+    for i in range(n):
+        h = ((h ^ i) * 1099511628211) % 2**64
+    return h
+
+
+def _counters(rt: JitRuntime, name: str):
+    t = rt.tracked(name)
+    return rt.profiler.snapshot(t.fn.id + 1)[t.fn.id]
+
+
+# -- tier-up -------------------------------------------------------------------
+
+def test_tier_up_happens_at_the_call_threshold_and_not_before(modules):
+    with jit(modules["funcs"], hot_calls=4, hot_share=0.0, specialize=False) as rt:
+        heavy = rt.function("heavy", U64, U32)
+        t = rt.tracked("heavy")
+        for _ in range(3):
+            heavy(HEAVY_N)
+        _step(rt)
+        assert t.state is State.TIER0
+        assert _slot(rt, "heavy") == t.tier0_address
+        heavy(HEAVY_N)
+        _step(rt)
+        assert t.state is State.MEASURING
+        assert _kinds(rt, "heavy") == ["hot", "swapped"]
+        assert _slot(rt, "heavy") == t.code.address != t.tier0_address
+
+
+def test_share_threshold_keeps_a_cheap_function_at_tier0(modules):
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.5) as rt:
+        heavy, light = rt.function("heavy", U64, U32), rt.function("light", U64, U32)
+        for _ in range(5):
+            heavy(HEAVY_N)
+            light(7)
+        _step(rt)
+        assert _counters(rt, "light").calls == 5
+        assert rt.tracked("light").state is State.TIER0
+        assert rt.tracked("heavy").state is State.MEASURING
+        assert rt.tracked("heavy").hot_share >= 0.5
+
+
+def test_swapped_code_serves_later_calls_from_python_and_from_jit_code(modules):
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
+        heavy, twice = rt.function("heavy", U64, U32), rt.function("twice", U64, U32)
+        expect = _heavy(HEAVY_N), _heavy(HEAVY_N + 1)
+        for _ in range(3):
+            assert heavy(HEAVY_N) == expect[0]
+        _step(rt)
+        t = rt.tracked("heavy")
+        assert t.state is State.MEASURING
+        assert t.spec.values == ((0, HEAVY_N),)
+        # twice() calls heavy(n) and heavy(n + 1) through the slot: the second
+        # misses the guard, which only the tier-2 code contains.
+        assert twice(HEAVY_N) == expect[0] ^ expect[1]
+        assert _counters(rt, "heavy").guard_misses == 1
+        assert heavy(HEAVY_N) == expect[0]
+        assert t.latency_ms is None or t.latency_ms >= 0
+
+
+def test_specialization_guard_falls_back_for_another_value(modules):
+    data = (U32 * 64)(*range(1, 65))
+
+    def weighted_sum(n: int) -> int:
+        return sum(data[i] * (i + 1) for i in range(n))
+
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
+        weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
+        for _ in range(3):
+            assert weighted(data, 64) == weighted_sum(64)
+        _step(rt)
+        t = rt.tracked("weighted")
+        assert t.spec is not None and t.spec.values == ((1, 64),)
+        assert weighted(data, 32) == weighted_sum(32)  # guard miss: general code
+        assert weighted(data, 64) == weighted_sum(64)  # the clone again
+        assert _counters(rt, "weighted").guard_misses == 1
+
+
+def test_a_guard_that_keeps_missing_brings_a_general_tier2_version(modules):
+    data = (U32 * 64)(*range(64))
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
+        weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
+        for _ in range(3):
+            weighted(data, 64)
+        _step(rt)
+        first = rt.tracked("weighted").code.address
+        results = [weighted(data, n) for n in (10, 20, 30, 40)]
+        _step(rt)
+        t = rt.tracked("weighted")
+        assert _kinds(rt, "weighted")[-2:] == ["despecialise", "swapped"]
+        assert t.spec is None and t.state is State.MEASURING and t.code.address != first
+        assert [weighted(data, n) for n in (10, 20, 30, 40)] == results
+
+
+def test_a_slower_tier2_version_is_reverted(modules):
+    # Tier 0 gets the best code generator, tier 2 the unoptimised one: on the
+    # (SSE2-vectorised) loop of weighted() the new version measures ~1.6x slower.
+    n = 100_000
+    data = (U32 * n)(*range(n))
+    with jit(modules["funcs"], hot_calls=2, hot_share=0.0, specialize=False, tier0_opt=3,
+             tier2_opt=0, verify_calls=3) as rt:
+        weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
+        t = rt.tracked("weighted")
+        expect = weighted(data, n)
+        deadline = time.monotonic() + 20
+        while t.state not in (State.TIER2, State.REVERTED) and time.monotonic() < deadline:
+            assert weighted(data, n) == expect
+            _step(rt)
+        assert t.state is State.REVERTED
+        assert _kinds(rt, "weighted")[-1] == "reverted"
+        assert t.tier2.per_call > t.tier0.per_call
+        assert _slot(rt, "weighted") == t.tier0_address
+        assert weighted(data, n) == expect
+
+
+def test_profiler_counts_calls_and_self_time(modules):
+    with jit(modules["funcs"], optimize=False) as rt:
+        twice = rt.function("twice", U64, U32)
+        for _ in range(4):
+            twice(HEAVY_N)
+        outer, inner = _counters(rt, "twice"), _counters(rt, "heavy")
+        assert (outer.calls, inner.calls) == (4, 8)
+        assert outer.self_cycles < outer.cycles
+        assert inner.cycles <= outer.cycles
+        assert inner.args[0][0] == 8 and inner.args[0][2] == 7  # seen, changes: n, n+1, n, ...
+
+
+# -- results across tiers -------------------------------------------------------
+
+def _bench_tiers(modules, name: str, **options: object) -> tuple[int, int, State]:
+    """Checksum with run() at tier 0, then with run() at tier 2."""
+    with jit(modules["benches"], need=REGISTRY_SYMBOLS, hot_calls=2, hot_share=0.0, **options) as rt:
+        bench = next(b for b in registry(rt) if b.name == name)
+        tier0 = run_benchmark(bench, 2048, 3, seed=1)
+        _step(rt)
+        run = next(t for t in rt.optimizer.tracked if rt.addresses[t.fn.name] == bench.desc.run)
+        tier2 = run_benchmark(bench, 2048, 3, seed=1)
+        return tier0.checksum, tier2.checksum, run.state
+
+
+def test_integer_benchmark_checksum_is_equal_across_tiers(modules):
+    tier0, tier2, state = _bench_tiers(modules, "fx_words")
+    assert state is State.MEASURING
+    assert tier0 == tier2
+
+
+def test_floating_point_results_equal_across_tiers_without_fma_contraction(modules):
+    tier0, tier2, state = _bench_tiers(modules, "fx_axpy", fp_contract=False)
+    assert state is State.MEASURING
+    assert tier0 == tier2
+
+
+@pytest.mark.skipif(not HOST_HAS_FMA, reason="the host CPU has no FMA")
+def test_fma_contraction_changes_floating_point_rounding(modules):
+    tier0, tier2, _ = _bench_tiers(modules, "fx_axpy")
+    assert tier0 != tier2
+
+
+# -- failure paths -------------------------------------------------------------
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("garbage", "not LLVM bitcode"),
+    ("i386", "foreign bitcode: target triple 'i386-unknown-none-elf'"),
+    ("missing", "undefined symbol 'not_here'"),
+    ("no_profiler", "missing symbol 'fluid_prof_enter'"),
+])
+def test_bad_modules_are_named_errors(modules, key, message):
+    with pytest.raises(JitError, match=message):
+        JitRuntime(JitConfig(modules[key]))
+
+
+def test_unreadable_module_and_cpu_profile(modules):
+    with pytest.raises(JitError, match="cannot read"):
+        JitRuntime(JitConfig(modules["dir"] / "absent.bc"))
+    with pytest.raises(JitError, match="no 64-bit mode"):
+        JitConfig(modules["funcs"], cpu_profile=_write(modules["dir"] / "p.json",
+                                                       b'{"llvm_cpu": "i686"}')).tier2_cpu()
+
+
+def test_a_function_that_fails_to_compile_keeps_its_old_tier(modules):
+    values = (ctypes.c_double * 4)(1.0, 2.0, 3.0, 6.0)
+    with jit(modules["funcs"], hot_calls=2, hot_share=0.0, cpu_profile=modules["no_sse"]) as rt:
+        mean = rt.function("mean", ctypes.c_double, ctypes.c_void_p, U32)
+        for _ in range(2):
+            assert mean(values, 4) == 3.0
+        _step(rt)
+        t = rt.tracked("mean")
+        assert t.state is State.FAILED
+        assert "SSE" in t.error and "\n" not in t.error
+        assert _slot(rt, "mean") == t.tier0_address
+        assert mean(values, 4) == 3.0
+        # The compiler process died and comes back for the next function.
+        heavy = rt.function("heavy", U64, U32)
+        for _ in range(2):
+            heavy(10)
+        _step(rt)
+        assert rt.tracked("heavy").state is State.MEASURING
+
+
+# -- command line ----------------------------------------------------------------
+
+def _cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fluidbuild.jit", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_cli_runs_benchmarks_and_writes_the_report(modules):
+    report = modules["dir"] / "report.json"
+    done = _cli(modules["benches"], "--report", report, "--hot-calls", "3", "--hot-share", "0.2",
+                "--no-fp-contract")
+    assert done.returncode == 0, done.stderr
+    assert "hot " in done.stdout and "swapped" in done.stdout
+    data = json.loads(report.read_text())
+    assert [(b["name"], b["match"]) for b in data["benchmarks"]] == [("fx_words", "exact"),
+                                                                      ("fx_axpy", "exact")]
+    run = next(f for f in data["functions"] if f["label"] == "fx_words.run")
+    assert run["state"] in ("measuring", "tier2") and run["compile_ms"] > 0
+    assert run["specialization"] == "size=16384"
+    assert run["tier0_cycles_per_call"] > 0 and run["tier2_cycles_per_call"] > 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("{garbage}",), "not LLVM bitcode"),
+    (("{i386}",), "foreign bitcode"),
+    (("{missing}",), "undefined symbol 'not_here'"),
+    (("{benches}", "--bench", "nope"), "no benchmark 'nope' in the registry (has: fx_words, fx_axpy)"),
+    (("{benches}", "--hot-share", "2"), "hot_share must be within 0..1"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(modules, args, message):
+    done = _cli(*(a.format(**modules) for a in args))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_reports_a_compile_failure_and_finishes_at_tier0(modules):
+    report = modules["dir"] / "failed.json"
+    done = _cli(modules["benches"], "--bench", "fx_axpy", "--cpu-profile", modules["no_sse"],
+                "--hot-calls", "2", "--hot-share", "0.2", "--report", report)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = done.stderr.splitlines()
+    assert errors and all(e.startswith("fluidbuild.jit: error: tier-2 compilation of ") for e in errors)
+    data = json.loads(report.read_text())
+    assert data["benchmarks"][0]["match"] == "exact"
+    assert any(f["state"] == "failed" and "SSE" in f["error"] for f in data["functions"])
+
+
+# -- the profiler runtime builds for both targets ----------------------------------------
+
+@pytest.mark.parametrize("target", ["i386-unknown-none-elf", "x86_64-unknown-linux-gnu"])
+def test_profile_c_is_freestanding_on_both_targets(tmp_path, target):
+    obj = tmp_path / "profile.o"
+    subprocess.run([CLANG, f"--target={target}", "-O2", "-ffreestanding", "-fno-builtin", "-Wall",
+                    "-Wextra", "-Werror", "-c", str(KERNEL_DIR / "profile.c"), "-o", str(obj)], check=True)
+    syms = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, check=True).stdout
+    assert syms.strip() == ""  # no helper (memset, __udivdi3, ...) needed
