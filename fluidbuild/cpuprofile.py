@@ -39,8 +39,9 @@ def resolve(manifest: Manifest, plugins: Plugins, toolbox: Toolbox) -> dict[str,
         compiler = toolbox("clang").identity()
     except FluidError:
         compiler = {}
+    versions = {name: info.version for name, info in plugins.info.items()}
     key = hashlib.sha256(canonical({"request": request, "host": host_signature(),
-                                    "compiler": compiler}).encode()).hexdigest()
+                                    "compiler": compiler, "plugins": versions}).encode()).hexdigest()
     cache = os.path.join(manifest.root, manifest.build_dir, ".fluidbuild", "cpu_profile.json")
     try:
         with open(cache) as f:

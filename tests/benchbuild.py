@@ -28,7 +28,8 @@ LLD = "ld.lld-19"
 
 BENCH_OPT = "-O3"
 SUPPORT_OPT = "-O2"
-COMMON_FLAGS = ("-std=c11", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic")
+COMMON_FLAGS = ("-std=c11", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic",
+                "-Wall", "-Wextra", "-Werror")
 ARCHES = {
     "x86_64": {
         "flags": ("--target=x86_64-unknown-linux-gnu",),
@@ -59,12 +60,10 @@ def _run_tool(args: list[str]) -> None:
         raise RuntimeError(f"{' '.join(args)}\n{done.stderr}")
 
 
-def build_native_runners(
-    out_dir: Path, cpu: str | None = None, kernel_dir: Path = KERNEL_DIR
-) -> dict[str, Path]:
+def build_native_runners(out_dir: Path, cpu: str | None = None) -> dict[str, Path]:
     """Compile and link both runners into ``out_dir``; return {arch: path}."""
     cpu = cpu or host_cpu()
-    include = [f"-I{kernel_dir}", f"-I{BENCH_DIR}"]
+    include = [f"-I{KERNEL_DIR}", f"-I{BENCH_DIR}"]
     jobs: list[list[str]] = []
     objects: dict[str, list[Path]] = {}
     for arch, conf in ARCHES.items():
@@ -81,7 +80,7 @@ def build_native_runners(
                 jobs.append([*base, BENCH_OPT, *march, suffix, source, "-o", str(obj)])
                 objs.append(obj)
         support = [BENCH_DIR / "native" / src for src in RUNNER_SOURCES]
-        support += [kernel_dir / src for src in conf["kernel_sources"]]
+        support += [KERNEL_DIR / src for src in conf["kernel_sources"]]
         for src in support:
             obj = obj_dir / f"support_{src.stem}.o"
             jobs.append([*base, SUPPORT_OPT, *variants["generic"], str(src), "-o", str(obj)])

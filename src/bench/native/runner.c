@@ -1,15 +1,17 @@
-/* runner <name> <generic|tuned> <size> <iterations> [--seed N]
+/* runner <name> <generic|tuned> <size|-> <iterations|-> [--seed N]
  *        [--input-file PATH] [--dump-file PATH]
  *
- * Maps an arena, runs setup(), one untimed warm-up run(), then `iterations`
- * timed run() calls, and prints
+ * Maps an arena, runs setup() (then replaces the input region with the
+ * content of --input-file, if given), one untimed warm-up run(), then
+ * `iterations` timed run() calls, writes the --dump-file (regionio.h), and
+ * prints
  *   FLUID-BENCH {"name":..,"variant":..,"arch":..,"size":..,"iterations":..,
  *                "cycles":..,"ns":..,"min_ns":..,"work":..,"unit":..,
  *                "throughput":..,"checksum":"0x..."}
  * As in the kernel's lines, cycles (TSC ticks), ns and work cover all timed
  * iterations together; min_ns is the fastest single run() and throughput is
  * work per second. A size or iteration count of "-" takes the registry's
- * value. */
+ * value (for the size: the benchmark's default_size if the registry has 0). */
 #include "bench.h"
 #include "klib.h"
 #include "regionio.h"
@@ -196,7 +198,7 @@ int runner_main(int argc, char **argv)
     else
         return usage();
     if (opt.size == FROM_REGISTRY)
-        opt.size = entry->size;
+        opt.size = entry->size ? entry->size : desc->default_size;
     if (opt.iterations == FROM_REGISTRY)
         opt.iterations = entry->iterations;
 
