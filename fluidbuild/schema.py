@@ -44,6 +44,15 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
+def _mapping(value: Any, where: Where) -> tuple[dict[str, Any], dict[str, int]]:
+    """``value`` as a mapping (absent: empty) with the line of each key."""
+    if value is None:
+        value = LineDict()
+    if not isinstance(value, dict):
+        raise where.fail(f"expected a mapping, got {_kind(value)} {value!r}")
+    return value, getattr(value, "key_lines", {})
+
+
 class Schema:
     """Base class: ``validate`` returns the normalised value or raises ManifestError."""
 
@@ -145,11 +154,7 @@ class Map(Schema):
     fields: dict[str, Field] = field(default_factory=dict)
 
     def validate(self, value: Any, where: Where) -> dict[str, Any]:
-        if value is None:
-            value = LineDict()
-        if not isinstance(value, dict):
-            raise where.fail(f"expected a mapping, got {_kind(value)} {value!r}")
-        lines = getattr(value, "key_lines", {})
+        value, lines = _mapping(value, where)
         for key in value:
             if key not in self.fields:
                 close = difflib.get_close_matches(key, self.fields, n=1)
@@ -179,11 +184,7 @@ class MapOf(Schema):
     key_pattern: str = r"[A-Za-z_][A-Za-z0-9_.-]*"
 
     def validate(self, value: Any, where: Where) -> dict[str, Any]:
-        if value is None:
-            value = LineDict()
-        if not isinstance(value, dict):
-            raise where.fail(f"expected a mapping, got {_kind(value)} {value!r}")
-        lines = getattr(value, "key_lines", {})
+        value, lines = _mapping(value, where)
         result = {}
         for key, item in value.items():
             sub = where.child(key, lines.get(key))
