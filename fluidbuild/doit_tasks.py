@@ -77,7 +77,9 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     profile = cpuprofile.resolve(manifest, plugins, toolbox)
     ctx = BuildContext(root=root, build_dir=manifest.build_dir, manifest=manifest,
                        cpu_profile=profile, tools=toolbox,
-                       plugin_versions={n: i.version for n, i in plugins.info.items()})
+                       plugin_versions={n: i.version for n, i in plugins.info.items()},
+                       qemu_command=lambda run, image: plugins.qemu_command(
+                           run, image, toolbox(run.binary), debug=False))
     graph = build(manifest, plugins, ctx)
     graph.tasks.extend(_core_tasks(manifest, plugins, toolbox, graph, variables))
     toolbox.save()

@@ -53,7 +53,7 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
     why = next((broken[t] for t in manifest.image["parts"].values() if t in broken), None)
     image_task = _failing("image", why) if why else _image_task(manifest, plugins, outputs, image)
     tasks.append(_stamped(image_task, manifest.image["plugin"], plugins))
-    tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, image))
+    tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, image, outputs))
     _check_unique(tasks)
     return Graph(tasks, image, outputs)
 

@@ -143,12 +143,14 @@ def fluidbuild_image_layout(image: dict[str, Any], parts: dict[str, str]) -> lis
 
 
 @hookspec
-def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, image: str) -> list[TaskSpec]:
+def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, image: str,
+                     outputs: dict[str, list[str]]) -> list[TaskSpec]:
     """Add whole-project tasks (``bench``, ``jit``, ...).
 
     Called once per build on every plugin, after the targets and the image.
 
     :param image: the path of the disk image the build writes.
+    :param outputs: each target's output files, by target name.
     :return: task descriptions; names must not clash with other tasks.
     """
 

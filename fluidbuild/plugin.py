@@ -164,10 +164,11 @@ class Plugins:
     def image_layout(self, plugin: str, image: dict[str, Any], parts: dict[str, str]) -> list[Placement]:
         return list(self._one(plugin, "fluidbuild_image_layout", image=image, parts=parts))
 
-    def tasks(self, manifest: Manifest, ctx: BuildContext, image: str) -> list[tuple[str, TaskSpec]]:
+    def tasks(self, manifest: Manifest, ctx: BuildContext, image: str,
+              outputs: dict[str, list[str]]) -> list[tuple[str, TaskSpec]]:
         """Whole-project tasks, each with the name of the plugin that declared it."""
-        return [(plugin, t) for plugin, specs in self._all("fluidbuild_tasks", manifest=manifest,
-                                                           ctx=ctx, image=image) for t in specs]
+        return [(plugin, t) for plugin, specs in self._all("fluidbuild_tasks", manifest=manifest, ctx=ctx,
+                                                           image=image, outputs=outputs) for t in specs]
 
     def qemu_command(self, profile: RunProfile, image: str, qemu: Tool, debug: bool) -> list[str]:
         return list(self._one(profile.plugin, "fluidbuild_qemu_command", profile=profile,

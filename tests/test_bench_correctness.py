@@ -1,22 +1,22 @@
 """The six benchmarks against independent host references.
 
-Both variants of every benchmark run in the native runners (x86-64, and
-i386 built with the kernel's flags); each run dumps its input and output
-regions, which fluidbuild.benchmarks.reference checks against numpy,
-numpy.fft, hashlib and Python ``re``, and from which it recomputes the
-checksum the runner printed. Sizes are picked to reach the edge paths.
+Both variants of every benchmark run in the native runners the build makes
+(``doit native_x86_64 native_i386``: x86-64, and i386 built with the
+kernel's flags); each run dumps its input and output regions, which
+fluidbuild.benchmarks.reference checks against numpy, numpy.fft, hashlib and
+Python ``re``, and from which it recomputes the checksum the runner printed.
+Sizes are picked to reach the edge paths.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
-from benchbuild import BENCHMARKS, build_native_runners
+from conftest import copy_project, doit
 
-from fluidbuild.benchmarks import reference
+from fluidbuild.benchmarks import native, reference
 
 VARIANTS = ("generic", "tuned")
 ARCHES = ("x86_64", "i386")
@@ -35,23 +35,22 @@ SIZES = {
     "physics_step": (1000,),
 }
 CASES = [(name, size) for name, sizes in SIZES.items() for size in sizes]
-RUN_TIMEOUT_S = 60
+BENCHMARKS = tuple(SIZES)
 NIST_IDS = ["empty", "abc", "448-bit", "million-a"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def runners(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return build_native_runners(tmp_path_factory.mktemp("bench-runners"))
+    """The runners of the default manifest, built by fluidbuild in a copy of the project."""
+    tree = copy_project(tmp_path_factory.mktemp("native") / "fluid")
+    targets = {arch: f"native_{arch}" for arch in ARCHES}
+    doit(tree, "-n", "2", *targets.values())
+    return {arch: tree / native.runner_path("build", name) for arch, name in targets.items()}
 
 
 def run_bench(runner: Path, name: str, variant: str, size: int | str, *options: str) -> dict:
-    """One timed run() (size "-": the registry's); the parsed FLUID-BENCH line."""
-    argv = [str(runner), name, variant, str(size), "1", *options]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
-    assert proc.returncode == 0, f"{argv}: {proc.stderr}"
-    prefix, _, body = proc.stdout.strip().partition(" ")
-    assert prefix == "FLUID-BENCH", proc.stdout
-    return json.loads(body)
+    """One timed run() (size "-": the registry's, i.e. the manifest's); the FLUID-BENCH line."""
+    return native.run(runner, name, variant, size, 1, *options)
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -71,7 +70,7 @@ def test_output_matches_reference(
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_checksum_same_on_every_build(runners: dict[str, Path], name: str) -> None:
-    """At the default size, which the kernel also runs: one checksum for both
+    """At the manifest's size, which the kernel also runs: one checksum for both
     variants on both architectures (the in-kernel run must print it too)."""
     checksums = {
         (arch, variant): run_bench(runners[arch], name, variant, "-")["checksum"]

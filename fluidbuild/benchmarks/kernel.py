@@ -1,0 +1,68 @@
+"""The in-kernel benchmark run: boot the image once and collect its results.
+
+:func:`commands` gives :func:`fluidbuild.accel.calibrate` the command lines
+to compare (KVM is used only where a calibration boot is faster than TCG);
+:func:`measure` boots with the chosen one. The command lines come from the
+run profile's plugin (``BuildContext.qemu_command``), so a manifest that swaps
+the ``qemu`` plugin is honoured here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fluidbuild.accel import Calibration
+from fluidbuild.errors import FluidError
+from fluidbuild.model import Manifest, RunProfile
+from fluidbuild.runner import boot
+
+KVM_CPU = "host"  # under KVM the guest sees the real CPU (and its PMU)
+GENERIC = "generic"
+
+
+@dataclass
+class KernelRun:
+    """What one boot of the image reported."""
+
+    calibration: Calibration
+    cpu: str  # QEMU CPU model of the measured boot
+    boot: dict[str, Any]  # the FLUID-BOOT line (variant, missing features, ...)
+    results: list[dict[str, Any]]  # FLUID-BENCH lines; "tag" matrix_mul_AVX2, "variant" tuned
+    seconds: float  # wall time of the boot
+
+    @property
+    def emulated(self) -> bool:
+        return self.calibration.chosen == "tcg"
+
+
+def commands(manifest: Manifest, qemu_command: Callable[[RunProfile, str], list[str]],
+             image: str) -> tuple[RunProfile, dict[str, list[str]]]:
+    """The ``default`` run profile, and its command line under TCG and under
+    KVM (``-cpu host``), as :func:`fluidbuild.accel.calibrate` takes them."""
+    profile = manifest.run["default"]
+    return profile, {
+        "tcg": qemu_command(replace(profile, accel="tcg"), image),
+        "kvm": qemu_command(replace(profile, accel="kvm", cpu=KVM_CPU), image),
+    }
+
+
+def measure(profile: RunProfile, argvs: dict[str, list[str]], calibration: Calibration,
+            log_path: str) -> KernelRun:
+    """Boot with the accelerator the calibration chose; parse the kernel's results."""
+    result = boot(argvs[calibration.chosen], profile.timeout_s, log_path=log_path)
+    if not result.ok:
+        raise FluidError(f"the in-kernel benchmark run failed: {result.reason()} (serial log: {log_path})")
+    boot_lines = result.lines("FLUID-BOOT")
+    if not boot_lines:
+        raise FluidError(f"the kernel printed no FLUID-BOOT line (serial log: {log_path})")
+    benches = [{**line, "tag": line["variant"], "variant": _variant(line)}
+               for line in result.lines("FLUID-BENCH")]
+    cpu = profile.cpu if calibration.chosen == "tcg" else KVM_CPU
+    return KernelRun(calibration, cpu, boot_lines[0], benches, result.seconds)
+
+
+def _variant(line: dict[str, Any]) -> str:
+    """``matrix_mul_generic`` -> generic; ``matrix_mul_AVX2`` -> tuned."""
+    return GENERIC if line["variant"] == f"{line['name']}_{GENERIC}" else "tuned"
