@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from jitbuild import CLANG, FIXTURES, KERNEL_DIR, ROOT, build_module
+from jitbuild import registry as registry_source
 
-from fluidbuild.jit import JitConfig, JitError, TargetCpu, run_jit
+from fluidbuild.jit import JitConfig, JitError, TargetCpu
 from fluidbuild.jit.optimizer import State
 from fluidbuild.jit.runtime import JitRuntime
 from fluidbuild.jit.workload import REGISTRY_SYMBOLS, registry, run_benchmark
-from jitbuild import CLANG, FIXTURES, KERNEL_DIR, ROOT, build_module, registry as registry_source
 
 U32, U64 = ctypes.c_uint32, ctypes.c_uint64
 HEAVY_N = 20_000
@@ -295,9 +296,11 @@ def test_cli_runs_benchmarks_and_writes_the_report(modules):
     assert [(b["name"], b["match"]) for b in data["benchmarks"]] == [("fx_words", "exact"),
                                                                       ("fx_axpy", "exact")]
     run = next(f for f in data["functions"] if f["label"] == "fx_words.run")
-    assert run["state"] in ("measuring", "tier2") and run["compile_ms"] > 0
+    # Its serial loop gains little at tier 2: kept or reverted, it was measured on both tiers.
+    assert run["state"] in ("tier2", "reverted") and run["compile_ms"] > 0
     assert run["specialization"] == "size=16384"
     assert run["tier0_cycles_per_call"] > 0 and run["tier2_cycles_per_call"] > 0
+    assert {e["kind"] for e in data["events"]} >= {"hot", "swapped"}
 
 
 @pytest.mark.parametrize(("args", "message"), [

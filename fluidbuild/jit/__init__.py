@@ -7,6 +7,18 @@ in without stopping the workload, and reverts any that measure slower.
 
     from fluidbuild.jit import JitConfig, run_jit
     report = run_jit(JitConfig("build/fluid_module.bc", benchmarks=("matrix_mul",)))
+
+Results across tiers: integer code gives bit-identical results on every
+tier. Floating-point code does too, except where clang kept ``a*b+c`` as
+``llvm.fmuladd`` (C's default ``-ffp-contract=on``): tier 0 (generic
+x86-64, no FMA) rounds the product and the sum separately, tier 2 on an FMA
+CPU rounds once, as native ``clang -march=<cpu>`` code does. Each result
+then differs by at most one rounding of each contracted operation; a
+checksum of raw float bits shows it, one of results quantised coarser than
+that rounding (as the project's benchmarks do) does not. The report marks
+such a benchmark ``fma`` instead of ``exact``; ``fp_contract=False``
+(``--no-fp-contract``) splits the fused operations at tier 2 and makes
+every tier bit-identical again.
 """
 
 from fluidbuild.jit.config import JitConfig, TargetCpu

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 
 from fluidbuild.jit.config import JitConfig
 from fluidbuild.jit.errors import JitError
@@ -19,7 +20,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 def parse_args(argv: list[str] | None = None) -> JitConfig:
     p = argparse.ArgumentParser(prog="python -m fluidbuild.jit", description=__doc__.splitlines()[0])
-    d = JitConfig("")
+    d = argparse.Namespace(**{f.name: f.default for f in fields(JitConfig) if f.name != "module"})
     p.add_argument("module", help="the module's bitcode (build/fluid_module.bc)")
     p.add_argument("--bench", action="append", default=[], metavar="NAME",
                    help="run this registry benchmark (repeatable; default: all)")

@@ -65,7 +65,8 @@ class CompilerProcess:
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
-            self._stderr = tempfile.TemporaryFile()
+            # Open for the process's lifetime: read (and closed) when it dies.
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
             self._proc = subprocess.Popen([sys.executable, str(Path(compile_server.__file__))],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=self._stderr)

@@ -68,7 +68,6 @@ class Signature:
 class FluidModule:
     """A validated module: its text in pieces and the signature of each defined function."""
 
-    path: str
     triple: str
     text: irtext.Module
     signatures: dict[str, Signature]  # by symbol token
@@ -118,14 +117,13 @@ def load_module(path: str | Path, need: tuple[str, ...] = ()) -> FluidModule:
                                f"which compiles to calls of {libcall} (link src/kernel/klib.c)")
     for gv in mod.global_variables:
         if gv.is_declaration:
-            raise JitError(f"{path}: undefined symbol '{gv.name}' (referenced, defined nowhere in the module)")
+            raise JitError(f"{path}: undefined symbol '{gv.name}' (used, defined nowhere in the module)")
     for name in (*PROFILER_SYMBOLS, *need):
         if name not in defined:
             hint = " (link src/kernel/profile.c)" if name.startswith(PROFILER_PREFIX) else ""
             raise JitError(f"{path}: missing symbol '{name}'{hint}")
     signatures = {token_of(f.name): _signature(f) for f in mod.functions if not f.is_declaration}
     return FluidModule(
-        path=str(path),
         triple=mod.triple,
         text=irtext.Module.parse(str(mod)),
         signatures=signatures,

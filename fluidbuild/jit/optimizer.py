@@ -2,13 +2,17 @@
 
 Two threads besides the workload's: a monitor that reads the profiler table
 every few milliseconds and applies the policy, and a compiler worker that
-builds tier-2 code and writes its address into the function's slot. The
+has tier-2 code built and writes its address into the function's slot. The
 workload never waits for either: it keeps calling through the slots, and a
 call that starts after the slot is written runs the new code.
 
 Per function: tier0 -> (hot) compiling -> (slot written) measuring ->
 tier2, or reverted when the new version measured slower on the live
 workload, or failed when it did not compile (the slot is left alone).
+
+Costs are measured between successive polls, and only over quiet
+intervals, in which no compilation ran: the compiler process shares the
+machine's caches with the workload and can slow it down by half.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class State(enum.Enum):
 @dataclass(frozen=True)
 class Event:
     ms: float  # since the profiler started
-    kind: str  # hot, swapped, kept, reverted, failed
+    kind: str  # hot, swapped, kept, reverted, failed, despecialise
     function: str
     detail: str
 
@@ -53,26 +57,18 @@ class Tracked:
     tier0_address: int
     arg_names: tuple[str, ...] = ()
     state: State = State.TIER0
-    tier0_start: Counters | None = None  # first snapshot after its first completed call
-    tier0: policy.Window | None = None  # tier-0 cost, measured up to the hot decision
+    tier0: policy.Window = policy.NO_CALLS  # quiet tier-0 calls up to the hot decision
+    tier2: policy.Window = policy.NO_CALLS  # quiet calls of the current tier-2 version
+    last: Counters | None = None  # counters at the previous poll
     hot_tsc: int = 0
     hot_share: float = 0.0
     phase: str = ""  # the workload phase in which it went hot
     spec: specialize.Specialization | None = None
     code: Tier2Code | None = None
     swap: Counters | None = None  # counters when the slot was written
-    tier2_start: Counters | None = None
-    window_epoch: int = 0  # compile epoch when tier2_start was taken
-    tier2: policy.Window | None = None  # tier-2 cost, measured after the swap
     latency_ms: float | None = None  # hot decision to the first call of the new code
     error: str | None = None
     events: list[Event] = field(default_factory=list)
-
-
-def _window(start: Counters | None, end: Counters) -> policy.Window:
-    if start is None or end.calls <= start.calls:
-        return policy.Window(end.calls, end.cycles)
-    return policy.Window(end.calls - start.calls, end.cycles - start.cycles)
 
 
 class Optimizer:
@@ -96,10 +92,8 @@ class Optimizer:
         self._phase_base = [0] * len(tracked)
         self._phase_total = 0
         self._phase = ""
-        # Bumped when a compilation starts or ends: a compiler running on the
-        # other core slows the workload (shared caches), so a verdict window
-        # must not overlap one.
-        self._compile_epoch = 0
+        self._compile_epoch = 0  # bumped when a compilation starts or ends
+        self._seen_epoch = 0  # the epoch at the previous poll
         self._compiling = False
 
     # -- threads ------------------------------------------------------------
@@ -119,7 +113,8 @@ class Optimizer:
         if self._monitor is not None:
             self._monitor.join()
             self._monitor = None
-        self.wait_idle()
+        if self._worker is not None:
+            self.wait_idle()
         self.poll()
 
     def close(self) -> None:
@@ -160,23 +155,34 @@ class Optimizer:
         snap = self._profiler.snapshot(len(self.tracked))
         now = self._profiler.now()
         with self._lock:
+            quiet = not self._compiling and self._compile_epoch == self._seen_epoch
+            self._seen_epoch = self._compile_epoch
             total = sum(c.self_cycles for c in snap) - self._phase_total
             for t, c in zip(self.tracked, snap, strict=True):
                 if t.state is State.TIER0:
+                    t.tier0 = self._measure(t, c, quiet, t.tier0)
                     self._consider(t, c, total, now)
-                    continue
-                if t.state in (State.MEASURING, State.TIER2) and t.spec:
-                    self._check_guard(t, c, now)
-                if t.state is State.MEASURING:
-                    self._judge(t, c)
+                elif t.state in (State.MEASURING, State.TIER2):
+                    t.tier2 = self._measure(t, c, quiet, t.tier2)
+                    if t.spec:
+                        self._check_guard(t, c, now)
+                    if t.state is State.MEASURING:
+                        self._judge(t, c)
+
+    @staticmethod
+    def _measure(t: Tracked, c: Counters, quiet: bool, window: policy.Window) -> policy.Window:
+        """``window`` plus the calls completed since the previous poll, if that was quiet."""
+        last, t.last = t.last, c
+        if last is None or not quiet or c.calls <= last.calls:
+            return window
+        return policy.Window(window.calls + c.calls - last.calls, window.cycles + c.cycles - last.cycles)
 
     def _consider(self, t: Tracked, c: Counters, total: int, now: int) -> None:
-        if c.calls and t.tier0_start is None:
-            t.tier0_start = c
         share = policy.share(c.self_cycles - self._phase_base[t.fn.id], total)
         if not policy.is_hot(c.calls, share, self._t):
             return
-        t.tier0 = _window(t.tier0_start, c)
+        if not t.tier0.calls:  # never measured in a quiet interval: all calls so far
+            t.tier0 = policy.Window(c.calls, c.cycles)
         t.spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls) if self._specialize else None
         t.state, t.hot_tsc, t.hot_share, t.phase = State.COMPILING, now, share, self._phase
         spec = f", specialise {t.spec.describe(t.arg_names)}" if t.spec else ""
@@ -188,8 +194,7 @@ class Optimizer:
         misses = c.guard_misses - t.swap.guard_misses
         if misses < self._t.hot_calls:
             return
-        t.spec, t.state, t.hot_tsc = None, State.COMPILING, now
-        t.tier2_start = t.tier2 = t.latency_ms = None
+        t.spec, t.state, t.hot_tsc, t.latency_ms = None, State.COMPILING, now, None
         self._event(t, "despecialise", f"guard missed {misses} times -> general tier 2", now)
         self._jobs.put(t)
 
@@ -198,11 +203,12 @@ class Optimizer:
             self._compiling, self._compile_epoch = True, self._compile_epoch + 1
         try:
             code = self._compile(t.fn, t.spec)
-        except (CompileError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever breaks, the running code must stay
+            message = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
             with self._lock:
                 self._compiling, self._compile_epoch = False, self._compile_epoch + 1
-                t.state, t.error = State.FAILED, str(exc)
-                self._event(t, "failed", f"tier-2 compile failed, the running code stays: {exc}")
+                t.state, t.error = State.FAILED, message
+                self._event(t, "failed", f"tier-2 compile failed, the running code stays: {message}")
             return
         with self._lock:
             self._compiling, self._compile_epoch = False, self._compile_epoch + 1
@@ -210,23 +216,18 @@ class Optimizer:
             self._profiler.rearm_first_call(t.fn.id)
             t.code, t.state = code, State.MEASURING
             t.swap = self._profiler.snapshot(t.fn.id + 1)[t.fn.id]
+            # Start measuring after the call that may still run the old code.
+            t.tier2, t.last = policy.NO_CALLS, None
             self._event(t, "swapped", f"compile {code.compile_ms:.1f} ms ({code.library})")
 
     def _judge(self, t: Tracked, c: Counters) -> None:
         if t.latency_ms is None and c.first_tsc:
             t.latency_ms = self._profiler.ms(c.first_tsc) - self._profiler.ms(t.hot_tsc)
-        if self._compiling:
-            t.tier2_start = None
-            return
-        if t.tier2_start is None or t.window_epoch != self._compile_epoch:
-            # Skip the call that may have been running the old code at the swap.
-            if c.calls > t.swap.calls:
-                t.tier2_start, t.window_epoch = c, self._compile_epoch
-            return
-        window = _window(t.tier2_start, c)
+        if t.last is not None and t.last.calls <= t.swap.calls:
+            t.last = None  # still the swap-time call: measure from the next poll
+        window = t.tier2
         if window.calls < self._t.verify_calls or window.cycles < self._min_window_cycles:
             return
-        t.tier2 = window
         speed = f"{t.tier0.per_call:,.0f} -> {window.per_call:,.0f} cycles/call"
         if policy.keep_tier2(t.tier0, window, self._t):
             t.state = State.TIER2
@@ -237,14 +238,8 @@ class Optimizer:
             self._event(t, "reverted", f"{speed}: slower than tier 0, back to tier 0")
 
     def finish(self) -> list[Tracked]:
-        """Stop and close every measurement window at the current counters."""
+        """Stop the threads (after a last poll) and return what was learnt."""
         self.close()
-        snap = self._profiler.snapshot(len(self.tracked))
-        for t, c in zip(self.tracked, snap, strict=True):
-            if t.state is State.TIER0:
-                t.tier0 = _window(t.tier0_start, c)
-            elif t.state in (State.TIER2, State.MEASURING) and (t.tier2_start or t.swap):
-                t.tier2 = _window(t.tier2_start or t.swap, c)
         return self.tracked
 
     # -- actions ------------------------------------------------------------
@@ -253,6 +248,7 @@ class Optimizer:
         ctypes.c_uint64.from_address(t.slot).value = address
 
     def _event(self, t: Tracked, kind: str, detail: str, tsc: int | None = None) -> None:
-        event = Event(self._profiler.ms(tsc if tsc is not None else self._profiler.now()), kind, t.label, detail)
+        tsc = self._profiler.now() if tsc is None else tsc
+        event = Event(self._profiler.ms(tsc), kind, t.label, detail)
         t.events.append(event)
         self._log(event)

@@ -37,6 +37,9 @@ class Window:
         return self.cycles / self.calls if self.calls else None
 
 
+NO_CALLS = Window(0, 0)
+
+
 def is_hot(calls: int, share: float, t: Thresholds) -> bool:
     return calls >= t.hot_calls and share >= t.hot_share
 

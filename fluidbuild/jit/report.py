@@ -17,11 +17,18 @@ from fluidbuild.jit.profiler import Counters, Profiler
 def live_log(stream: IO[str] | None = None) -> Callable[[Event], None]:
     """A printer of optimizer events, safe to call from the JIT's threads."""
     lock = threading.Lock()
+    closed = False
 
     def log(event: Event) -> None:
+        nonlocal closed
         with lock:
-            print(f"[{event.ms:9.1f} ms] {event.kind:<9} {event.function:<28} {event.detail}",
-                  file=stream or sys.stdout, flush=True)
+            if closed:
+                return
+            try:
+                print(f"[{event.ms:9.1f} ms] {event.kind:<9} {event.function:<28} {event.detail}",
+                      file=stream or sys.stdout, flush=True)
+            except OSError:  # the reader went away (| head): the run goes on silently
+                closed = True
 
     return log
 
@@ -45,8 +52,9 @@ class FunctionRow:
 
     @classmethod
     def of(cls, t: Tracked, c: Counters, profiler: Profiler) -> FunctionRow:
-        t0 = t.tier0.per_call if t.tier0 else None
-        t2 = t.tier2.per_call if t.tier2 else None
+        t0, t2 = t.tier0.per_call, t.tier2.per_call
+        if t0 is None and t.state is State.TIER0 and c.calls:
+            t0 = c.cycles / c.calls  # never timed in a quiet interval: every call was tier 0
         hot = t.state is not State.TIER0
         return cls(
             name=t.fn.name, label=t.label, calls=c.calls, state=t.state.value,

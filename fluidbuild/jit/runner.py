@@ -11,7 +11,15 @@ from fluidbuild.jit.config import JitConfig
 from fluidbuild.jit.optimizer import Event
 from fluidbuild.jit.report import BenchRow, FunctionRow, JitReport, live_log
 from fluidbuild.jit.runtime import JitRuntime
-from fluidbuild.jit.workload import REGISTRY_SYMBOLS, ROLES, Benchmark, BenchRun, registry, run_benchmark, select
+from fluidbuild.jit.workload import (
+    REGISTRY_SYMBOLS,
+    ROLES,
+    Benchmark,
+    BenchRun,
+    registry,
+    run_benchmark,
+    select,
+)
 
 
 def _label(rt: JitRuntime, benchmarks: list[Benchmark]) -> None:
