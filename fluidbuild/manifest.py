@@ -127,7 +127,9 @@ def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest
     except PluginError as exc:
         raise ManifestError(path, None, "", str(exc)) from None
     for section, (_, schema) in contributed.items():
-        fields[section] = Field(schema)
+        # An absent mapping section reads as its defaults, so plugins need no fallbacks.
+        default = schema.validate(None, Where(path, section, None)) if isinstance(schema, Map) else None
+        fields[section] = Field(schema, default=default)
     top = Map(fields).validate(data, Where(path, "", 1))
     where = Where(path, "", 1)
     targets = _targets(top["targets"], data["targets"], where.child("targets", data.key_lines.get(
