@@ -106,9 +106,10 @@ def table(rows: list[dict[str, object]]) -> str:
     for r in rows:
         same = "native=jit" if r["checksum_native"] == r["checksum_jit"] else "native!=jit"
         lines.append(
-            f"{r['name']:<14} {r['native_tuned_ms']:>8.3f} {r['native_generic_ms']:>8.3f} {r['jit_ms']:>8.3f} "
-            f"{r['jit_general_ms']:>8.3f} {r['tier0_ms']:>8.3f} {r['vs_native_tuned']:>6.2f}x "
-            f"{r['vs_native_generic']:>6.2f}x {r['specialization_gain']:>5.2f}x {r['tier2_vs_tier0']:>5.2f}x "
+            f"{r['name']:<14} {r['native_tuned_ms']:>8.3f} {r['native_generic_ms']:>8.3f} "
+            f"{r['jit_ms']:>8.3f} {r['jit_general_ms']:>8.3f} {r['tier0_ms']:>8.3f} "
+            f"{r['vs_native_tuned']:>6.2f}x {r['vs_native_generic']:>6.2f}x "
+            f"{r['specialization_gain']:>5.2f}x {r['tier2_vs_tier0']:>5.2f}x "
             f"{r['profiling_overhead']:>+6.1%} {_ms(r['compile_ms'])} {_ms(r['latency_ms'])}  "
             f"tiers {r['match_tiers']}, {same}")
     return "\n".join(lines)

@@ -207,6 +207,15 @@ def test_profiler_counts_calls_and_self_time(modules):
         assert inner.args[0][0] == 8 and inner.args[0][2] == 7  # seen, changes: n, n+1, n, ...
 
 
+def test_unprofiled_tier0_calls_through_plain_tail_calling_thunks(modules):
+    data = (U32 * 8)(*range(8))
+    with jit(modules["funcs"], profile=False) as rt:
+        assert rt.function("heavy", U64, U32)(1000) == _heavy(1000)
+        weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
+        assert weighted(data, 8) == sum(i * (i + 1) for i in range(8))
+        assert "fluid_prof_enter" not in rt.tier0.text.split("define i64 @heavy(", 1)[1].split("}")[0]
+
+
 # -- results across tiers -------------------------------------------------------
 
 def _bench_tiers(modules, name: str, **options: object) -> tuple[int, int, State]:

@@ -55,10 +55,11 @@ class Instrumented:
     def slot(self) -> str:
         return irtext.symbol_name(irtext.derived(self.token, SLOT_SUFFIX))
 
-    def call(self, callee: str, values: list[str], result: str) -> str:
-        """A call of a function with this signature; ``result`` names the value, if any."""
+    def call(self, callee: str, values: list[str], result: str, kind: str = "call") -> str:
+        """A call (``kind``: "call", "musttail call") of a function with this signature;
+        ``result`` names the value, if any."""
         sig = self.signature
-        call = " ".join(filter(None, ["call", self.cc, sig.ret, f"{callee}({sig.args(values)})"]))
+        call = " ".join(filter(None, [kind, self.cc, sig.ret, f"{callee}({sig.args(values)})"]))
         return f"  {call}" if sig.ret == "void" else f"  {result} = {call}"
 
     def ret(self, result: str) -> str:
@@ -91,13 +92,16 @@ def _skip_reason(token: str, mod: FluidModule, address_taken_labels: set[str]) -
 
 def _thunk(fn: Instrumented, profile: bool) -> str:
     args = fn.signature.arg_names(ARG_PREFIX)
-    lines = [fn.define(fn.token), "entry:"]
-    lines.append(f"  %fluid.impl = load atomic ptr, ptr @{irtext.derived(fn.token, SLOT_SUFFIX)} "
-                 "monotonic, align 8")
+    load = (f"  %fluid.impl = load atomic ptr, ptr @{irtext.derived(fn.token, SLOT_SUFFIX)} "
+            "monotonic, align 8")
     if not profile:
-        lines.append(fn.call("%fluid.impl", args, "%fluid.ret").replace("  call", "  musttail call", 1))
-        return "\n".join([*lines, fn.ret("%fluid.ret"), "}"])
-    lines.insert(2, f"  %fluid.start = call i64 @fluid_prof_enter(i32 {fn.id})")
+        return "\n".join([fn.define(fn.token), "entry:", load,
+                          fn.call("%fluid.impl", args, "%fluid.ret", "musttail call"),
+                          fn.ret("%fluid.ret"), "}"])
+    # Enter before loading the slot: a call whose entry is timed after a swap
+    # (first_tsc) is sure to run the new code.
+    lines = [fn.define(fn.token), "entry:", f"  %fluid.start = call i64 @fluid_prof_enter(i32 {fn.id})",
+             load]
     for pos in fn.int_args:
         value, bits = args[pos], fn.signature.params[pos].int_bits
         if bits != 64:

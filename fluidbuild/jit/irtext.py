@@ -10,6 +10,7 @@ regularity is all this module relies on.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # A global symbol reference: @name, @"quoted name" or @42.
@@ -39,19 +40,23 @@ def derived(token: str, suffix: str) -> str:
     return token[:-1] + suffix + '"' if token.startswith('"') else token + suffix
 
 
-def split_top_level(text: str) -> list[str]:
-    """Split a comma-separated list (parameters, arguments) at nesting depth 0."""
-    parts, depth, start, quoted = [], 0, 0, False
-    for i, ch in enumerate(text):
+def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) for every character outside quotes."""
+    depth, quoted = 0, False
+    for i in range(start, len(text)):
+        ch = text[i]
         if ch == '"':
             quoted = not quoted
-        elif quoted:
-            continue
-        elif ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-        elif ch == "," and depth == 0:
+        elif not quoted:
+            depth += (ch in _OPEN) - (ch in _CLOSE)
+            yield i, ch, depth
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split a comma-separated list (parameters, arguments) at nesting depth 0."""
+    parts, start = [], 0
+    for i, ch, depth in _scan(text):
+        if ch == "," and depth == 0:
             parts.append(text[start:i].strip())
             start = i + 1
     last = text[start:].strip()
@@ -59,19 +64,9 @@ def split_top_level(text: str) -> list[str]:
 
 
 def _matching_paren(text: str, open_at: int) -> int:
-    depth, quoted = 0, False
-    for i in range(open_at, len(text)):
-        ch = text[i]
-        if ch == '"':
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-            if depth == 0:
-                return i
+    for i, _, depth in _scan(text, open_at):
+        if depth == 0:
+            return i
     raise ValueError(f"unbalanced parentheses in: {text[:120]}")
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import itertools
+import math
 import queue
 import threading
 from collections.abc import Callable
@@ -66,6 +68,7 @@ class Tracked:
     spec: specialize.Specialization | None = None
     code: Tier2Code | None = None
     swap: Counters | None = None  # counters when the slot was written
+    swap_tsc: int = 0
     latency_ms: float | None = None  # hot decision to the first call of the new code
     error: str | None = None
     events: list[Event] = field(default_factory=list)
@@ -85,7 +88,11 @@ class Optimizer:
         self._interval = poll_ms / 1e3
         self._min_window_cycles = policy.MIN_VERDICT_MS / 1e3 * profiler.tsc_hz
         self._lock = threading.Lock()
-        self._jobs: queue.Queue[Tracked | None] = queue.Queue()
+        # Compilations wait here, those of the current phase first (a slow
+        # one from an earlier benchmark must not hold up the running one).
+        self._jobs: queue.PriorityQueue[tuple[float, int, Tracked | None]] = queue.PriorityQueue()
+        self._serial = itertools.count()
+        self._phase_index = 0
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._worker: threading.Thread | None = None
@@ -121,7 +128,7 @@ class Optimizer:
         """Stop both threads."""
         self.stop()
         if self._worker is not None:
-            self._jobs.put(None)
+            self._submit(None)
             self._worker.join()
             self._worker = None
 
@@ -134,19 +141,23 @@ class Optimizer:
             self.poll()
 
     def _work(self) -> None:
-        while (item := self._jobs.get()) is not None:
+        while (item := self._jobs.get()[2]) is not None:
             try:
                 self._compile_and_swap(item)
             finally:
                 self._jobs.task_done()
         self._jobs.task_done()
 
+    def _submit(self, t: Tracked | None) -> None:
+        rank = -self._phase_index if t is not None else math.inf  # the stop request comes last
+        self._jobs.put((rank, next(self._serial), t))
+
     # -- decisions -----------------------------------------------------------
     def begin_phase(self, name: str) -> None:
         """Measure shares from now on (a new benchmark is a new workload)."""
         snap = self._profiler.snapshot(len(self.tracked))
         with self._lock:
-            self._phase = name
+            self._phase, self._phase_index = name, self._phase_index + 1
             self._phase_base = [c.self_cycles for c in snap]
             self._phase_total = sum(self._phase_base)
 
@@ -187,7 +198,7 @@ class Optimizer:
         t.state, t.hot_tsc, t.hot_share, t.phase = State.COMPILING, now, share, self._phase
         spec = f", specialise {t.spec.describe(t.arg_names)}" if t.spec else ""
         self._event(t, "hot", f"calls={c.calls} share={share:.1%}{spec} -> tier 2", now)
-        self._jobs.put(t)
+        self._submit(t)
 
     def _check_guard(self, t: Tracked, c: Counters, now: int) -> None:
         """A specialised version whose guard keeps missing is replaced by a general one."""
@@ -196,7 +207,7 @@ class Optimizer:
             return
         t.spec, t.state, t.hot_tsc, t.latency_ms = None, State.COMPILING, now, None
         self._event(t, "despecialise", f"guard missed {misses} times -> general tier 2", now)
-        self._jobs.put(t)
+        self._submit(t)
 
     def _compile_and_swap(self, t: Tracked) -> None:
         with self._lock:
@@ -212,6 +223,7 @@ class Optimizer:
             return
         with self._lock:
             self._compiling, self._compile_epoch = False, self._compile_epoch + 1
+            t.swap_tsc = self._profiler.now()
             self._write_slot(t, code.address)
             self._profiler.rearm_first_call(t.fn.id)
             t.code, t.state = code, State.MEASURING
@@ -221,7 +233,8 @@ class Optimizer:
             self._event(t, "swapped", f"compile {code.compile_ms:.1f} ms ({code.library})")
 
     def _judge(self, t: Tracked, c: Counters) -> None:
-        if t.latency_ms is None and c.first_tsc:
+        # (c may predate the swap: poll() reads the table before taking the lock.)
+        if t.latency_ms is None and c.first_tsc >= t.swap_tsc:
             t.latency_ms = self._profiler.ms(c.first_tsc) - self._profiler.ms(t.hot_tsc)
         if t.last is not None and t.last.calls <= t.swap.calls:
             t.last = None  # still the swap-time call: measure from the next poll

@@ -53,14 +53,14 @@ def wrapper(fn: Instrumented, entry: str, body: str, general: str, spec: Special
     args = fn.signature.arg_names(ARG_PREFIX)
     known = list(args)
     lines = [fn.define(entry, attrs), "entry:"]
-    guard = "true"
+    guard = ""
     for i, (pos, value) in enumerate(spec.values):
         bits = fn.signature.params[pos].int_bits
         known[pos] = constant(bits, value)
         lines.append(f"  %fluid.eq{i} = icmp eq i{bits} {args[pos]}, {known[pos]}")
-        if i:
+        if guard:
             lines.append(f"  %fluid.all{i} = and i1 {guard}, %fluid.eq{i}")
-        guard = f"%fluid.all{i}" if i else f"%fluid.eq{i}"
+        guard = f"%fluid.all{i}" if guard else f"%fluid.eq{i}"
     lines += [f"  br i1 {guard}, label %fluid.special, label %fluid.general", "fluid.special:",
               fn.call(f"@{body}", known, "%fluid.rs") + " alwaysinline", fn.ret("%fluid.rs"),
               "fluid.general:", f"  call void @fluid_prof_guard_miss(i32 {fn.id})",
