@@ -34,9 +34,10 @@ LOW_MEMORY_FLOOR_KIB = 120 * 1024  # what firmware, BIOS areas and the ISA hole 
 A20_METHODS = {1: "bios", 2: "kbc", 3: "fast"}  # src/boot/a20.inc: A20_TEST_START=N
 A20_NONE = 4
 
-BIG_KERNEL_MIN = 64 * 1024  # one bounce buffer: a larger kernel needs several
-BALLAST_C = ("/* Read-only ballast: makes the kernel larger than one 64 KiB bounce buffer. */\n"
-             "const unsigned char fluid_test_ballast[100000] = {1};\n")
+BIG_KERNEL_MIN = 512 * 1024  # what the default layout must load (eight 64 KiB bounce chunks)
+BALLAST_C = ("/* Read-only ballast: makes the kernel larger than the 512 KiB the default\n"
+             " * layout must allow, i.e. many 64 KiB bounce-buffer chunks. */\n"
+             "const unsigned char fluid_test_ballast[540000] = {1};\n")
 
 SEED_LOAD_ADDR = 0x1000
 SEED_ROOM = 0x7C00 - SEED_LOAD_ADDR  # the seed layout's kernel must end below stage 1
@@ -169,7 +170,7 @@ def test_allocator_selftest_passes(default_boots: dict[str, BootResult]) -> None
 
 
 @pytest.mark.parametrize("drive", DRIVES)
-def test_kernel_larger_than_64k_boots(big_kernel_build: Build, drive: str) -> None:
+def test_kernel_larger_than_512k_boots(big_kernel_build: Build, drive: str) -> None:
     size = len(big_kernel_build.kernel)
     assert size > BIG_KERNEL_MIN, f"the ballast kernel is only {size} bytes: it must exceed {BIG_KERNEL_MIN}"
     result = boot_image(big_kernel_build.image, drive)

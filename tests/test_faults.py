@@ -66,12 +66,24 @@ def truncate_in_kernel(raw: bytearray) -> None:
     del raw[KERNEL_OFFSET + image_kernel_bytes(raw) // 2:]
 
 
+def keep_stage1_only(raw: bytearray) -> None:
+    """A one-sector disk: stage 1's own read of stage 2 fails."""
+    del raw[SECTOR:]
+
+
+def end_before_kernel(raw: bytearray) -> None:
+    """A disk of stage 1 and stage 2 only: stage 2's read of the kernel header fails."""
+    del raw[KERNEL_OFFSET:]
+
+
 LOADER_CASES = {
     "bad_signature": (flip_signature, "floppy", 0x51, "BAD_SIGNATURE"),
     "bad_checksum": (flip_body_byte, "floppy", 0xCE, "BAD_CHECKSUM"),
     "no_kernel": (zero_kernel, "floppy", 0xE0, "NO_KERNEL"),
     "sectors_beyond_disk": (claim_the_whole_disk, "floppy", 0xD2, "DISK_VERIFY"),
     "truncated_hard_disk": (truncate_in_kernel, "ide", 0xD2, "DISK_VERIFY"),
+    "stage1_read_fails": (keep_stage1_only, "ide", 0xD1, "DISK_READ"),
+    "stage2_read_fails": (end_before_kernel, "ide", 0xD1, "DISK_READ"),
 }
 
 
