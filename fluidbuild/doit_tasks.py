@@ -136,7 +136,7 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         file_dep.extend(d for d in found if d not in file_dep)
         if vanished:
             config["vanished_deps"] = vanished
-    plugin = config.get("plugin", {}).get("name", "") if isinstance(config.get("plugin"), dict) else ""
+    plugin = config.get("plugin", {}).get("name", "")
     actions = [_action(a, root, task.name, plugin) for a in task.actions]
     if task.depfile:
         actions.append((_record_depfile, [task.depfile, root]))
