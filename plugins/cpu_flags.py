@@ -47,7 +47,7 @@ FEATURES: tuple[tuple[str, str, str], ...] = (
     ("avx512f", "__AVX512F__", "avx512f"),
     ("lzcnt", "__LZCNT__", "abm"),
 )
-GENERIC_FLAGS = ["-march=i686", "-mno-sse", "-mno-mmx"]
+GENERIC_FLAGS = ["-march=i686"]  # no MMX or SSE: the x87 baseline
 KERNEL_TRIPLE = "i686-unknown-none-elf"
 
 

@@ -37,7 +37,7 @@ class Arch:
 
 ARCHES = {
     "x86_64": Arch("x86_64-unknown-linux-gnu", ("-march=x86-64",), "elf_x86_64"),
-    "i386": Arch("i686-unknown-none-elf", ("-march=i686", "-mno-sse", "-mno-mmx"), "elf_i386"),
+    "i386": Arch("i686-unknown-none-elf", ("-march=i686",), "elf_i386"),  # x87, no SSE
 }
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os")
 ENTRY = "_start"  # src/bench/native/start.c

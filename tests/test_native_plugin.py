@@ -79,14 +79,14 @@ def test_i386_uses_the_kernel_triple_and_baseline() -> None:
     tasks = declare("i386", ["sha256_stream"])
     generic = argv(tasks["native_i386:generic:src/bench/sha256_stream.c"])
     assert "--target=i686-unknown-none-elf" in generic
-    assert generic[generic.index("-O3") + 1:][:3] == ["-march=i686", "-mno-sse", "-mno-mmx"]
+    assert generic[generic.index("-O3") + 1:][:1] == ["-march=i686"]
     assert "-march=haswell" in argv(tasks["native_i386:tuned:src/bench/sha256_stream.c"])
     assert argv(tasks["native_i386:link"])[1:3] == ["-m", "elf_i386"]
 
 
 def test_generic_profile_tunes_for_the_baseline() -> None:
     """clang rejects the i686 flags of a generic profile for x86-64."""
-    profile = {"mode": "generic", "clang_flags": ["-march=i686", "-mno-sse", "-mno-mmx"], "tag": "generic"}
+    profile = {"mode": "generic", "clang_flags": ["-march=i686"], "tag": "generic"}
     tasks = declare("x86_64", ["fft_1d"], profile)
     tuned = argv(tasks["native_x86_64:tuned:src/bench/fft_1d.c"])
     assert "-march=x86-64" in tuned and "-march=i686" not in tuned
