@@ -12,6 +12,7 @@
 #include "klib.h"
 #include "kprintf.h"
 #include "mem.h"
+#include "pmu.h"
 #include "timer.h"
 
 #define ARENA_ALIGN 64 /* bench.h: arenas are 64-byte aligned */
@@ -26,21 +27,27 @@ struct bench_result {
     uint64_t work;
     uint64_t throughput_milli;
     uint64_t checksum;
+    struct pmu_counts pmu; /* over the timed runs; only when pmu_available() */
 };
 
 static void measure(const struct bench_desc *d, uint32_t size,
                     uint32_t iterations, struct bench_result *r)
 {
     void *arena = kmalloc_aligned(d->mem_bytes(size), ARENA_ALIGN);
+    struct pmu_counts before, after;
     uint64_t start;
     uint32_t i;
 
     d->setup(arena, size, BENCH_DEFAULT_SEED);
     d->run(arena, size);
+    pmu_read(&before);
     start = rdtsc();
     for (i = 0; i < iterations; i++)
         d->run(arena, size);
     r->cycles = rdtsc() - start;
+    pmu_read(&after);
+    r->pmu.instructions = after.instructions - before.instructions;
+    r->pmu.cycles = after.cycles - before.cycles;
     r->checksum = d->checksum(arena, size);
     kfree(arena);
 
@@ -87,8 +94,11 @@ static void report(const char *name, const char *variant, const char *unit,
                (unsigned long long)r->throughput_milli);
     ksnprintf(rate_unit, sizeof(rate_unit), "%s/s", unit);
     console_write_json_string(CONSOLE_SERIAL, rate_unit);
-    kprintf_to(CONSOLE_SERIAL, ",\"checksum\":\"0x%016llx\"}\n",
-               (unsigned long long)r->checksum);
+    kprintf_to(CONSOLE_SERIAL, ",\"checksum\":\"0x%016llx\"", (unsigned long long)r->checksum);
+    if (pmu_available())
+        kprintf_to(CONSOLE_SERIAL, ",\"pmu_instructions\":%llu,\"pmu_cycles\":%llu",
+                   (unsigned long long)r->pmu.instructions, (unsigned long long)r->pmu.cycles);
+    kprintf_to(CONSOLE_SERIAL, "}\n");
 
     kprintf("bench %-14s %-20s n=%-7u ", name, variant, r->size);
     print_rate(r->throughput_milli, unit);

@@ -24,12 +24,6 @@
 /* CPUID.01h:ECX */
 #define CPUID_1_ECX_XSAVE (1u << 26)
 
-enum cpuid_reg { REG_EAX, REG_EBX, REG_ECX, REG_EDX };
-
-struct cpuid_regs {
-    uint32_t r[4]; /* indexed by enum cpuid_reg */
-};
-
 /* Where each protocol feature bit comes from (the table in
  * docs/boot-protocol.md, in bit order). */
 struct feature_source {
@@ -62,7 +56,7 @@ static const struct feature_source feature_sources[CPU_FEATURE_COUNT] = {
     [CPU_FEAT_LZCNT] = { "lzcnt", CPUID_LEAF_EXT_AMD, REG_ECX, 5 },
 };
 
-static void cpuid(uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out)
+void cpuid(uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out)
 {
     __asm__ volatile("cpuid"
                      : "=a"(out->r[REG_EAX]), "=b"(out->r[REG_EBX]),

@@ -57,6 +57,15 @@ struct cpu_info {
     uint32_t xcr0_supported; /* XCR0 bits the CPU accepts (CPUID leaf 0Dh) */
 };
 
+enum cpuid_reg { REG_EAX, REG_EBX, REG_ECX, REG_EDX };
+
+struct cpuid_regs {
+    uint32_t r[4]; /* indexed by enum cpuid_reg */
+};
+
+/* One CPUID query; only valid once cpu_detect() has seen CPUID exists. */
+void cpuid(uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out);
+
 /* Fills `ci` from CPUID. Panics on a CPU without CPUID (before Pentium). */
 void cpu_detect(struct cpu_info *ci);
 

@@ -16,6 +16,7 @@
 #include "kprintf.h"
 #include "mem.h"
 #include "mem_selftest.h"
+#include "pmu.h"
 #include "test_hooks.h"
 #include "timer.h"
 
@@ -148,6 +149,7 @@ void kernel_main(const struct boot_info *bi)
     cpu_detect(&ci);
     usable = fpu_init(&ci);
     timer_init();
+    pmu_init(&ci);
 
     /* The heap must not cover the image or its BSS: take the larger of
      * the stamped bss_end and the linker's own end symbol. */
