@@ -3,7 +3,8 @@
 The ``jit`` manifest section holds the optimizer's thresholds; the task runs
 :func:`fluidbuild.jit.run_jit` on the output of the module target (by default
 ``fluid_module``, i.e. ``build/fluid_module.bc``) with tier 2 compiled for the
-CPU profile, and writes the JSON report. The same run from a shell:
+CPU profile, keeps tier-2 object files in ``build/jit/cache`` and writes the
+JSON report. The same run from a shell:
 ``python -m fluidbuild.jit build/fluid_module.bc --cpu-profile build/cpu_profile.json``.
 """
 
@@ -30,6 +31,7 @@ SECTION = Map({
                            doc="tier 2 is reverted when slower than tier 0 by more than this"),
     "specialize": Field(Bool(), default=True, doc="clone functions for constant integer arguments"),
     "fp_contract": Field(Bool(), default=True, doc="let tier 2 fuse a*b+c into FMA"),
+    "cache": Field(Bool(), default=True, doc="keep tier-2 object files across runs (build/jit/cache)"),
 })
 
 
@@ -45,6 +47,7 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext,
     module = (outputs.get(settings["module_target"]) or [None])[0]
     profile = ctx.out("cpu_profile.json")
     report = ctx.out("jit", "report.json")
+    cache = ctx.out("jit", "cache") if settings["cache"] else None
     if module is None:
         why = f"jit.module_target '{settings['module_target']}' is not a target with an output"
         return [TaskSpec("jit", f"(cannot run: {why})", [PyAction(_unavailable, {"why": why})],
@@ -53,14 +56,14 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext,
         name="jit",
         doc=f"run the benchmarks of {module} under the tiered JIT; report in {report}",
         actions=[PyAction(run, {"module": module, "cpu_profile": profile, "report": report,
-                                "settings": settings})],
+                                "cache": cache, "settings": settings})],
         file_dep=[module, profile],
         always=True,
         verbosity=2,
     )]
 
 
-def run(module: str, cpu_profile: str, report: str, settings: dict[str, Any]) -> None:
+def run(module: str, cpu_profile: str, report: str, cache: str | None, settings: dict[str, Any]) -> None:
     """The ``jit`` task's action: one JIT run, its table printed, failures fatal."""
     from fluidbuild.jit import JitConfig, JitError, run_jit  # llvmlite only when the JIT runs
 
@@ -69,7 +72,7 @@ def run(module: str, cpu_profile: str, report: str, settings: dict[str, Any]) ->
         hot_calls=settings["hot_calls"], hot_share=settings["hot_share"],
         verify_calls=settings["verify_calls"], revert_margin=settings["revert_margin"],
         iterations=settings["iterations"], specialize=settings["specialize"],
-        fp_contract=settings["fp_contract"])
+        fp_contract=settings["fp_contract"], cache_dir=cache)
     try:
         result = run_jit(config)
     except JitError as exc:

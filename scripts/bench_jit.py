@@ -7,12 +7,16 @@ For each benchmark, at the sizes the performance goals are stated at
 
 - native: the native runner (``doit native_x86_64``), i.e. the same source
   built with clang -O3, tuned variant ``-march=<profile cpu>`` and generic
-  variant ``-march=x86-64``; fastest single run();
+  variant ``-march=x86-64``; fastest single run(); JIT/nat compares the
+  JIT's median steady run() with it, JIT/nat best its fastest;
 - JIT: ``run_jit`` on a module built from the same sources like the build's
-  JIT module; steady state = median run() of the last third of the calls,
-  with and without value specialisation; tier 0 = the verification rerun;
+  JIT module (generic variant for tier 0, tuned variant with the CPU
+  profile's flags for tier 2); steady state = median run() of the last third
+  of the calls, with and without value specialisation; tier 0 = the
+  verification rerun; code = what tier 2 compiled the benchmark from;
 - tier-up latency: from the hot decision to the first call of the new code,
-  and the compile time, of the benchmark's hottest tier-2 function;
+  and the compile time, of the benchmark's hottest tier-2 function, cold
+  (empty object cache) and warm (a second run with the first run's cache);
 - profiling overhead: tier 0 with profiling against tier 0 without it.
 
 Prints a table and writes everything measured as JSON (``--out``).
@@ -36,6 +40,7 @@ from jitbuild import registry as registry_source  # noqa: E402
 
 from fluidbuild.benchmarks import native  # noqa: E402
 from fluidbuild.jit import JitConfig, JitReport, TargetCpu, run_jit  # noqa: E402
+from fluidbuild.jit.report import FunctionRow  # noqa: E402
 from fluidbuild.jit.workload import REGISTRY_SYMBOLS, registry, run_benchmark  # noqa: E402
 
 # The sizes the goals are stated at (manifest.yaml, bench.extra).
@@ -67,56 +72,72 @@ def tier0_ms(module: Path, name: str, size: int, profile: bool) -> float:
         rt.close()
 
 
-def measure(module: Path, runner: Path, name: str, size: int, seconds: float) -> dict[str, object]:
+def hottest(report: JitReport) -> FunctionRow | None:
+    """The tier-2 function that took the most tier-0 cycles."""
+    tiered = [f for f in report.functions if f.compile_ms is not None]
+    return max(tiered, key=lambda f: f.calls * (f.tier0_cycles_per_call or 0), default=None)
+
+
+def measure(module: Path, runner: Path, name: str, size: int, seconds: float,
+            cache: Path) -> dict[str, object]:
     tuned, tuned_sum = native_ms(runner, name, "tuned", size)
     generic, _ = native_ms(runner, name, "generic", size)
     # Alternated, best of three: other work on the machine only ever slows a run down.
     pairs = [(tier0_ms(module, name, size, False), tier0_ms(module, name, size, True)) for _ in range(3)]
     plain, profiled = min(p for p, _ in pairs), min(q for _, q in pairs)
     iterations = max(MIN_ITERATIONS, min(MAX_ITERATIONS, int(seconds * 1e3 / tuned)))
-    spec = jit_run(module, name, size, iterations)
+    spec = jit_run(module, name, size, iterations, cache_dir=cache / name)
+    warm = jit_run(module, name, size, iterations, cache_dir=cache / name, verify=False)
     general = jit_run(module, name, size, iterations, specialize=False, verify=False)
     bench = spec.benchmarks[0]
-    tiered = [f for f in spec.functions if f.compile_ms is not None]
-    hottest = max(tiered, key=lambda f: f.calls * (f.tier0_cycles_per_call or 0), default=None)
+    first, again = hottest(spec), hottest(warm)
     return {
         "name": name, "size": size, "iterations": iterations,
         "native_tuned_ms": tuned, "native_generic_ms": generic,
         "jit_ms": bench.steady_ms, "jit_general_ms": general.benchmarks[0].steady_ms,
         "tier0_ms": bench.tier0_ms, "tier0_plain_ms": plain, "tier0_profiled_ms": profiled,
+        "jit_best_ms": bench.best_ms,
         "vs_native_tuned": tuned / bench.steady_ms, "vs_native_generic": generic / bench.steady_ms,
+        "best_vs_native_tuned": tuned / bench.best_ms,
         "specialization_gain": general.benchmarks[0].steady_ms / bench.steady_ms,
         "tier2_vs_tier0": bench.tier0_ms / bench.steady_ms,
         "profiling_overhead": profiled / plain - 1.0,
-        "hottest": hottest.label if hottest else None,
-        "compile_ms": hottest.compile_ms if hottest else None,
-        "latency_ms": hottest.latency_ms if hottest else None,
+        "code": bench.code,
+        "hottest": first.label if first else None,
+        "hottest_code": first.code if first else None,
+        "compile_ms": first.compile_ms if first else None,
+        "latency_ms": first.latency_ms if first else None,
+        "warm_compile_ms": again.compile_ms if again else None,
+        "warm_latency_ms": again.latency_ms if again else None,
         "checksum_jit": bench.checksum, "checksum_native": tuned_sum, "match_tiers": bench.match,
-        "functions": [{"label": f.label, "state": f.state, "compile_ms": f.compile_ms,
+        "functions": [{"label": f.label, "state": f.state, "code": f.code, "compile_ms": f.compile_ms,
                        "latency_ms": f.latency_ms, "speedup": f.speedup, "specialization": f.specialization}
-                      for f in tiered],
+                      for f in spec.functions if f.compile_ms is not None],
     }
 
 
 def table(rows: list[dict[str, object]]) -> str:
     head = (f"{'benchmark':<14} {'native':>8} {'generic':>8} {'JIT':>8} {'no-spec':>8} {'tier0':>8} "
-            f"{'JIT/nat':>7} {'JIT/gen':>7} {'spec':>6} {'t2/t0':>6} {'prof':>6} {'compile':>8} "
-            f"{'latency':>8}  checks")
-    lines = [head, "(ms per run(); ratios are speed ratios, >1 means the JIT is faster)"]
+            f"{'JIT/nat':>7} {'best':>6} {'JIT/gen':>7} {'spec':>6} {'t2/t0':>6} {'prof':>6} {'compile':>8} "
+            f"{'latency':>8} {'warm':>6}  code, checks")
+    lines = [head, "(ms per run(); ratios are speed ratios, >1 means the JIT is faster; compile and "
+                   "latency of the hottest tier-2 function, cold; warm: its latency from the cache)"]
     for r in rows:
         same = "native=jit" if r["checksum_native"] == r["checksum_jit"] else "native!=jit"
         lines.append(
             f"{r['name']:<14} {r['native_tuned_ms']:>8.3f} {r['native_generic_ms']:>8.3f} "
             f"{r['jit_ms']:>8.3f} {r['jit_general_ms']:>8.3f} {r['tier0_ms']:>8.3f} "
-            f"{r['vs_native_tuned']:>6.2f}x {r['vs_native_generic']:>6.2f}x "
+            f"{r['vs_native_tuned']:>6.2f}x {r['best_vs_native_tuned']:>5.2f}x "
+            f"{r['vs_native_generic']:>6.2f}x "
             f"{r['specialization_gain']:>5.2f}x {r['tier2_vs_tier0']:>5.2f}x "
-            f"{r['profiling_overhead']:>+6.1%} {_ms(r['compile_ms'])} {_ms(r['latency_ms'])}  "
-            f"tiers {r['match_tiers']}, {same}")
+            f"{r['profiling_overhead']:>+6.1%} {_ms(r['compile_ms'])} {_ms(r['latency_ms'])} "
+            f"{_ms(r['warm_latency_ms'], 6)}  {r['hottest_code'] or '-'}, tiers {r['match_tiers']}, {same}")
+    lines += [f"{r['name']}: {r['code']}" for r in rows if r["code"] != "tuned"]
     return "\n".join(lines)
 
 
-def _ms(x: object) -> str:
-    return f"{x:>8.1f}" if isinstance(x, float) else f"{'-':>8}"
+def _ms(x: object, width: int = 8) -> str:
+    return f"{x:>{width}.1f}" if isinstance(x, float) else f"{'-':>{width}}"
 
 
 def main() -> int:
@@ -127,6 +148,9 @@ def main() -> int:
                    help="native runner (doit native_x86_64)")
     p.add_argument("--flags", default=" ".join(JIT_FRIENDLY_FLAGS),
                    help="extra clang flags of the JIT module, one string (--flags='-O3 ...')")
+    p.add_argument("--cpu-profile", type=Path, default=ROOT / "build" / "cpu_profile.json",
+                   help="CPU profile whose clang flags the tuned variant is built with, as the "
+                        "native runner's (doit native_x86_64)")
     p.add_argument("--out", type=Path, help="write the measurements as JSON")
     a = p.parse_args()
     if not a.runner.exists():
@@ -134,16 +158,19 @@ def main() -> int:
               file=sys.stderr)
         return 2
     names = a.bench or list(SIZES)
+    tuned_flags = json.loads(a.cpu_profile.read_text())["clang_flags"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         module = Path(tmp) / "fluid_module.bc"
         reg = registry_source(Path(tmp), [(n, SIZES[n], 1) for n in names])
-        build_module([BENCH_DIR / f"{n}.c" for n in names] + [reg], module, shlex.split(a.flags))
+        sources = [BENCH_DIR / f"{n}.c" for n in names]
+        build_module([*sources, reg], module, shlex.split(a.flags), tuned=sources, tuned_flags=tuned_flags)
         for name in names:
-            rows.append(measure(module, a.runner, name, SIZES[name], a.seconds))
-            print(table(rows[-1:]).splitlines()[-1], flush=True)
+            rows.append(measure(module, a.runner, name, SIZES[name], a.seconds, Path(tmp) / "cache"))
+            print(table(rows[-1:]).splitlines()[2], flush=True)
     print()
-    print(f"tier-2 CPU: {TargetCpu.host().name}; module flags: {a.flags or '(none)'}")
+    print(f"tier-2 CPU: {TargetCpu.host().name}; module flags: {a.flags or '(none)'}; "
+          f"tuned variant: {' '.join(tuned_flags)}")
     print(table(rows))
     if a.out:
         a.out.write_text(json.dumps(rows, indent=2) + "\n")

@@ -1,7 +1,11 @@
-"""Build a Fluid module (one bitcode file) for the JIT, as the build's JIT module task does.
+"""Build a Fluid module (one bitcode file) for the JIT, as the build's JIT module targets do.
 
 Each C source is compiled to bitcode with clang-19 and the pieces are linked
-in-process by the build's own link step (plugins/llvm_link.py). Tests and
+in-process by the build's own link step (plugins/llvm_link.py). Sources in
+``tuned`` are compiled a second time as the tuned variant (bench.h's
+``FLUID_VARIANT_SUFFIX=_tuned``, O3 and ``tuned_flags``, like the native
+runner's tuned variant) into the same module: the JIT's tier 2 compiles a
+hot generic function from its tuned counterpart. Tests and
 scripts/bench_jit.py build their modules only through ``build_module``.
 """
 
@@ -22,12 +26,17 @@ BENCH_DIR = ROOT / "src" / "bench"
 FIXTURES = Path(__file__).resolve().parent / "jit_fixtures"
 CLANG = "clang-19"
 TARGET = "--target=x86_64-unknown-linux-gnu"
-MODULE_FLAGS = ("-O2", "-ffreestanding", "-fno-builtin", "-emit-llvm", "-c",
-                "-DFLUID_VARIANT_SUFFIX=_generic", "-march=x86-64")
-# What the JIT's tier 2 does best from (measured by scripts/bench_jit.py): vectorising
-# is left to tier 2, which knows the CPU (clang's SSE2 loops are never revisited by
-# the tier-2 vectoriser), while clang's O3 inlining and unrolling are kept (tier 2
-# cannot redo what -fno-unroll-loops forbids, and O3 over O2 output misses part of it).
+COMMON_FLAGS = ("-std=c11", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-emit-llvm", "-c",
+                f"-I{KERNEL_DIR}", f"-I{BENCH_DIR}")
+MODULE_FLAGS = ("-O2", "-DFLUID_VARIANT_SUFFIX=_generic", "-march=x86-64")
+TUNED_VARIANT_FLAGS = ("-O3", "-DFLUID_VARIANT_SUFFIX=_tuned")
+# The tuned variant's CPU: this host's, the CPU tier 2 compiles for by default.
+HOST_TUNED_FLAGS = ("-march=native",)
+# What the JIT's tier 2 does best from for generic code (measured by
+# scripts/bench_jit.py): vectorising is left to tier 2, which knows the CPU
+# (clang's SSE2 loops are never revisited by the tier-2 vectoriser), while
+# clang's O3 inlining and unrolling are kept (tier 2 cannot redo what
+# -fno-unroll-loops forbids, and O3 over O2 output misses part of it).
 JIT_FRIENDLY_FLAGS = ("-O3", "-fno-vectorize", "-fno-slp-vectorize")
 RUNTIME_SOURCES = (KERNEL_DIR / "klib.c", KERNEL_DIR / "profile.c")
 
@@ -41,25 +50,28 @@ def registry(out_dir: Path, entries: Sequence[tuple[str, int, int]]) -> Path:
 
 
 def build_module(sources: Sequence[Path], out: Path, extra_flags: Sequence[str] = (),
-                 target: str = TARGET, runtime: bool = True) -> Path:
-    """Compile ``sources`` (plus klib.c and profile.c when ``runtime``) and link them into ``out``."""
+                 target: str = TARGET, runtime: bool = True, tuned: Sequence[Path] = (),
+                 tuned_flags: Sequence[str] = HOST_TUNED_FLAGS) -> Path:
+    """Compile ``sources`` (plus klib.c and profile.c when ``runtime``) and the tuned variant of
+    ``tuned``, and link them into ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    inputs = [*sources, *(RUNTIME_SOURCES if runtime else ())]
-    flags = [CLANG, target, *MODULE_FLAGS, *extra_flags, f"-I{KERNEL_DIR}", f"-I{BENCH_DIR}"]
+    generic = [CLANG, target, *COMMON_FLAGS, *MODULE_FLAGS, *extra_flags]
+    jobs = [(generic, src) for src in [*sources, *(RUNTIME_SOURCES if runtime else ())]]
+    jobs += [([CLANG, target, *COMMON_FLAGS, *TUNED_VARIANT_FLAGS, *tuned_flags], src) for src in tuned]
     with tempfile.TemporaryDirectory() as tmp:
-        objects = [Path(tmp) / f"{i}.{Path(src).stem}.bc" for i, src in enumerate(inputs)]
-        _compile_all(flags, inputs, objects)
+        objects = [Path(tmp) / f"{i}.{Path(src).stem}.bc" for i, (_, src) in enumerate(jobs)]
+        _compile_all(jobs, objects)
         version = subprocess.run([CLANG, "--version"], capture_output=True, text=True).stdout
         link([str(o) for o in objects], str(out), version.splitlines()[0])
     return out
 
 
-def _compile_all(flags: list[str], inputs: Sequence[Path], objects: Sequence[Path]) -> None:
-    def compile_one(job: tuple[Path, Path]) -> None:
-        src, obj = job
+def _compile_all(jobs: Sequence[tuple[list[str], Path]], objects: Sequence[Path]) -> None:
+    def compile_one(job: tuple[tuple[list[str], Path], Path]) -> None:
+        (flags, src), obj = job
         done = subprocess.run([*flags, str(src), "-o", str(obj)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{CLANG} {src}: {done.stderr}")
 
     with ThreadPoolExecutor() as pool:
-        list(pool.map(compile_one, zip(inputs, objects, strict=True)))
+        list(pool.map(compile_one, zip(jobs, objects, strict=True)))

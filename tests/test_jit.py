@@ -12,32 +12,40 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from jitbuild import CLANG, FIXTURES, KERNEL_DIR, ROOT, build_module
 from jitbuild import registry as registry_source
 
-from fluidbuild.jit import JitConfig, JitError, TargetCpu
+from fluidbuild.jit import JitConfig, JitError, TargetCpu, run_jit
 from fluidbuild.jit.optimizer import State
+from fluidbuild.jit.runner import admit_tuned
 from fluidbuild.jit.runtime import JitRuntime
-from fluidbuild.jit.workload import REGISTRY_SYMBOLS, registry, run_benchmark
+from fluidbuild.jit.workload import REGISTRY_SYMBOLS, Arena, registry, run_benchmark
 
 U32, U64 = ctypes.c_uint32, ctypes.c_uint64
 HEAVY_N = 20_000
 NO_SSE_PROFILE = {"mode": "pinned", "llvm_cpu": "x86-64", "llvm_features": "-sse,-sse2"}
 HOST_HAS_FMA = "+fma" in TargetCpu.host().features
+HOST_HAS_AVX2 = "+avx2" in TargetCpu.host().features
+FX_PATH_GENERIC, FX_PATH_AVX2 = 1, 2  # variants.c FX_PATH
 
 
 @pytest.fixture(scope="session")
 def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("jit")
     reg = registry_source(out, [("fx_words", 16384, 300), ("fx_axpy", 16384, 100)])
+    (out / "variants").mkdir()
+    variants_reg = registry_source(out / "variants", [("fx_path", 16384, 30), ("fx_layout", 16384, 30)])
     return {
         "funcs": build_module([FIXTURES / "funcs.c"], out / "funcs.bc"),
         "benches": build_module([FIXTURES / "benches.c", reg], out / "benches.bc"),
+        "variants": build_module([FIXTURES / "variants.c", variants_reg], out / "variants.bc",
+                                 tuned=[FIXTURES / "variants.c"]),
         "missing": build_module([FIXTURES / "missing.c"], out / "missing.bc"),
         "no_profiler": build_module([FIXTURES / "funcs.c"], out / "no_profiler.bc", runtime=False),
         "i386": build_module([FIXTURES / "funcs.c"], out / "i386.bc",
@@ -122,56 +130,106 @@ def test_share_threshold_keeps_a_cheap_function_at_tier0(modules):
         assert rt.tracked("heavy").hot_share >= 0.5
 
 
+def _drive(rt: JitRuntime, name: str, call: Callable[[], object], done: Callable[[object], bool],
+           seconds: float = 20.0):
+    """Call ``call`` and take optimizer steps until ``done(tracked)`` holds (or time runs out)."""
+    t = rt.tracked(name)
+    deadline = time.monotonic() + seconds
+    while not done(t) and time.monotonic() < deadline:
+        call()
+        _step(rt)
+    return t
+
+
 def test_swapped_code_serves_later_calls_from_python_and_from_jit_code(modules):
-    with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.0, specialize=False) as rt:
         heavy, twice = rt.function("heavy", U64, U32), rt.function("twice", U64, U32)
         expect = _heavy(HEAVY_N), _heavy(HEAVY_N + 1)
         for _ in range(3):
             assert heavy(HEAVY_N) == expect[0]
         _step(rt)
         t = rt.tracked("heavy")
-        assert t.state is State.MEASURING
-        assert t.spec.values == ((0, HEAVY_N),)
-        # twice() calls heavy(n) and heavy(n + 1) through the slot: the second
-        # misses the guard, which only the tier-2 code contains.
+        assert t.state is State.MEASURING and t.spec is None
+        calls = _counters(rt, "heavy").calls
+        # twice() calls heavy() through the slot, from JIT code.
         assert twice(HEAVY_N) == expect[0] ^ expect[1]
-        assert _counters(rt, "heavy").guard_misses == 1
         assert heavy(HEAVY_N) == expect[0]
-        assert t.latency_ms is None or t.latency_ms >= 0
+        assert _counters(rt, "heavy").calls == calls + 3
+        assert _counters(rt, "heavy").first_tsc >= t.swap_tsc  # a call entered after the swap
+        _step(rt)
+        assert t.latency_ms is not None and t.latency_ms >= 0
+
+
+WEIGHTED_N = 4096
+WEIGHTED_DATA = (U32 * WEIGHTED_N)(*range(1, WEIGHTED_N + 1))
+
+
+def _weighted_sum(n: int) -> int:
+    return sum(WEIGHTED_DATA[i] * (i + 1) for i in range(n)) % 2**64
+
+
+WEIGHTED_SUM = _weighted_sum(WEIGHTED_N)
+
+
+def _specialised_weighted(rt: JitRuntime):
+    """weighted() at tier 2, then its clone for n = WEIGHTED_N swapped in."""
+    weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
+
+    def call() -> None:
+        for _ in range(50):
+            assert weighted(WEIGHTED_DATA, WEIGHTED_N) == WEIGHTED_SUM
+
+    t = _drive(rt, "weighted", call, lambda t: t.spec is not None)
+    assert t.spec.values == ((1, WEIGHTED_N),) and t.general_code is not None
+    return weighted, t
+
+
+def test_a_kept_general_version_gets_a_clone_for_a_constant_argument(modules):
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
+        _, t = _specialised_weighted(rt)
+        kinds = _kinds(rt, "weighted")
+        assert kinds[:3] == ["hot", "swapped", "kept"]
+        assert kinds[3:5] == ["specialise", "swapped"]
+        assert _slot(rt, "weighted") == t.code.address != t.general_code.address
 
 
 def test_specialization_guard_falls_back_for_another_value(modules):
-    data = (U32 * 64)(*range(1, 65))
-
-    def weighted_sum(n: int) -> int:
-        return sum(data[i] * (i + 1) for i in range(n))
-
     with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
-        weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
-        for _ in range(3):
-            assert weighted(data, 64) == weighted_sum(64)
-        _step(rt)
-        t = rt.tracked("weighted")
-        assert t.spec is not None and t.spec.values == ((1, 64),)
-        assert weighted(data, 32) == weighted_sum(32)  # guard miss: general code
-        assert weighted(data, 64) == weighted_sum(64)  # the clone again
-        assert _counters(rt, "weighted").guard_misses == 1
+        weighted, _ = _specialised_weighted(rt)
+        misses = _counters(rt, "weighted").guard_misses
+        assert weighted(WEIGHTED_DATA, 100) == _weighted_sum(100)  # guard miss: general code
+        assert weighted(WEIGHTED_DATA, WEIGHTED_N) == WEIGHTED_SUM  # the clone again
+        assert _counters(rt, "weighted").guard_misses == misses + 1
 
 
-def test_a_guard_that_keeps_missing_brings_a_general_tier2_version(modules):
-    data = (U32 * 64)(*range(64))
+def test_a_guard_that_keeps_missing_brings_the_general_version_back(modules):
     with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
-        weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
-        for _ in range(3):
-            weighted(data, 64)
+        weighted, t = _specialised_weighted(rt)
+        sizes = (10, 20, 30, 40)
+        assert [weighted(WEIGHTED_DATA, n) for n in sizes] == [_weighted_sum(n) for n in sizes]
         _step(rt)
-        first = rt.tracked("weighted").code.address
-        results = [weighted(data, n) for n in (10, 20, 30, 40)]
-        _step(rt)
-        t = rt.tracked("weighted")
-        assert _kinds(rt, "weighted")[-2:] == ["despecialise", "swapped"]
-        assert t.spec is None and t.state is State.MEASURING and t.code.address != first
-        assert [weighted(data, n) for n in (10, 20, 30, 40)] == results
+        assert _kinds(rt, "weighted")[-1] == "despecialise"
+        assert t.spec is None and t.state is State.TIER2 and t.code is t.general_code
+        assert _slot(rt, "weighted") == t.general_code.address
+        assert t.spec_result == "guard missed"
+        assert [weighted(WEIGHTED_DATA, n) for n in sizes] == [_weighted_sum(n) for n in sizes]
+
+
+def test_a_slower_clone_gives_way_to_the_general_version(modules):
+    with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
+        compile_fn = rt.optimizer._compile
+
+        def slow_clone(fn, spec, tuned):
+            code = compile_fn(fn, spec, tuned)
+            # The "clone" is tier 0's code, unvectorised: slower than the general version.
+            return replace(code, address=rt.tracked(fn.name).tier0_address) if spec else code
+
+        rt.optimizer._compile = slow_clone
+        weighted, t = _specialised_weighted(rt)
+        _drive(rt, "weighted", lambda: weighted(WEIGHTED_DATA, WEIGHTED_N), lambda t: t.spec is None)
+        assert _kinds(rt, "weighted")[-1] == "unspecialise"
+        assert t.state is State.TIER2 and _slot(rt, "weighted") == t.general_code.address
+        assert t.spec_result.startswith("dropped, ")
 
 
 def test_a_slower_tier2_version_is_reverted(modules):
@@ -247,6 +305,75 @@ def test_fma_contraction_changes_floating_point_rounding(modules):
     assert tier0 != tier2
 
 
+# -- tuned code at tier 2 ----------------------------------------------------------
+
+def _tuned_workload(rt: JitRuntime, name: str, n: int = 16384) -> tuple[Arena, str, object]:
+    """Set ``name`` up at tier 0, admit its tuned variant if its arena allows, run it twice."""
+    bench = next(b for b in registry(rt) if b.name == name)
+    seen: dict[str, object] = {}
+
+    def admit(arena: Arena) -> None:
+        seen["arena"], seen["code"] = arena, admit_tuned(rt, bench, arena, n, 1)
+
+    run_benchmark(bench, n, 2, 1, admit)
+    return seen["arena"], seen["code"], bench
+
+
+def test_tier0_leaves_the_tuned_half_out(modules):
+    with jit(modules["variants"], need=REGISTRY_SYMBOLS) as rt:
+        assert set(rt.module.variants.benchmarks) == {"fx_path", "fx_layout"}
+        assert "bench_fx_path_tuned" not in rt.tier0.text
+        assert all(not t.fn.name.startswith("bench_") for t in rt.optimizer.tracked)
+        assert "bench_fx_path_tuned" not in rt.addresses
+
+
+@pytest.mark.skipif(not HOST_HAS_AVX2, reason="the host CPU has no AVX2")
+def test_a_hot_callee_sends_its_caller_to_tier2_as_tuned_code(modules):
+    with jit(modules["variants"], need=REGISTRY_SYMBOLS, hot_calls=2, hot_share=0.5) as rt:
+        arena, code, bench = _tuned_workload(rt, "fx_path")
+        assert code == "tuned"
+        assert ctypes.c_uint32.from_address(arena.address).value == FX_PATH_GENERIC
+        _step(rt)
+        rounds, run = rt.tracked("fx_path_rounds"), rt.tracked("fx_path_run")
+        assert rounds.state is State.COVERED and rounds.unit is run
+        assert run.state is State.MEASURING and run.code.variant == "tuned"
+        ctypes.CFUNCTYPE(None, ctypes.c_void_p, U32)(bench.desc.run)(arena.address, 16384)
+        # The new code of run() is the one compiled with __AVX2__ defined.
+        assert ctypes.c_uint32.from_address(arena.address).value == FX_PATH_AVX2
+
+
+def test_tuned_tier2_code_gives_the_tier0_checksum(modules):
+    report = run_jit(JitConfig(modules["variants"], benchmarks=("fx_path",), hot_calls=3, hot_share=0.2,
+                               quiet=True))
+    [bench] = report.benchmarks
+    assert bench.code == "tuned" and bench.match == "exact"
+    run = next(f for f in report.functions if f.label == "fx_path.run")
+    assert run.code == "tuned" and run.state in ("measuring", "tier2", "reverted")
+    assert {e.kind for e in report.events} >= {"tuned", "hot", "swapped"}
+
+
+def test_a_tuned_variant_that_lays_its_arena_out_otherwise_stays_generic(modules):
+    with jit(modules["variants"], need=REGISTRY_SYMBOLS, hot_calls=2, hot_share=0.0) as rt:
+        _, code, _ = _tuned_workload(rt, "fx_layout")
+        if HOST_HAS_AVX2:  # the tuned table holds i * 2, the generic one i
+            assert code.startswith("generic: its tuned setup() leaves other bytes in the arena")
+        _step(rt)
+        run = rt.tracked("fx_layout_run")
+        assert run.tuned is None and run.code.variant == "generic"
+
+
+def test_the_object_cache_serves_a_later_run(modules, tmp_path):
+    def run() -> dict[str, object]:
+        report = run_jit(JitConfig(modules["benches"], benchmarks=("fx_words",), hot_calls=3,
+                                   hot_share=0.2, cache_dir=tmp_path, quiet=True))
+        return {f.label: f for f in report.functions if f.compile_ms is not None}
+
+    first, second = run(), run()
+    assert first and not any(f.cached for f in first.values())
+    assert all(f.cached for f in second.values())
+    assert len(list(tmp_path.glob("*.o"))) >= len(first)
+
+
 # -- failure paths -------------------------------------------------------------
 
 @pytest.mark.parametrize(("key", "message"), [
@@ -298,7 +425,7 @@ def _cli(*args: object) -> subprocess.CompletedProcess[str]:
 def test_cli_runs_benchmarks_and_writes_the_report(modules):
     report = modules["dir"] / "report.json"
     done = _cli(modules["benches"], "--report", report, "--hot-calls", "3", "--hot-share", "0.2",
-                "--no-fp-contract")
+                "--no-fp-contract", "--no-cache")
     assert done.returncode == 0, done.stderr
     assert "hot " in done.stdout and "swapped" in done.stdout
     data = json.loads(report.read_text())
@@ -307,7 +434,8 @@ def test_cli_runs_benchmarks_and_writes_the_report(modules):
     run = next(f for f in data["functions"] if f["label"] == "fx_words.run")
     # Its serial loop gains little at tier 2: kept or reverted, it was measured on both tiers.
     assert run["state"] in ("tier2", "reverted") and run["compile_ms"] > 0
-    assert run["specialization"] == "size=16384"
+    # A clone is tried once the general version is kept, if the run lasts long enough.
+    assert run["specialization"] is None or run["specialization"].startswith("size=16384 (")
     assert run["tier0_cycles_per_call"] > 0 and run["tier2_cycles_per_call"] > 0
     assert {e["kind"] for e in data["events"]} >= {"hot", "swapped"}
 

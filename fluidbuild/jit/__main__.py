@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from fluidbuild.jit.config import JitConfig
 from fluidbuild.jit.errors import JitError
@@ -40,13 +41,17 @@ def parse_args(argv: list[str] | None = None) -> JitConfig:
     p.add_argument("--no-fp-contract", action="store_true",
                    help="never fuse a*b+c into FMA at tier 2 (results equal tier 0 bit for bit)")
     p.add_argument("--no-verify", action="store_true", help="skip the tier-0 checksum rerun")
+    p.add_argument("--cache-dir", metavar="DIR", help="keep tier-2 object files here across runs "
+                   "(default: jit/cache next to the module)")
+    p.add_argument("--no-cache", action="store_true", help="compile every tier-2 version afresh")
     p.add_argument("--quiet", action="store_true", help="no live log")
     a = p.parse_args(argv)
     return JitConfig(
         module=a.module, benchmarks=tuple(a.bench), report=a.report, cpu_profile=a.cpu_profile,
         hot_calls=a.hot_calls, hot_share=a.hot_share, verify_calls=a.verify_calls,
         iterations=a.iterations, size=a.size, seed=a.seed, specialize=not a.no_specialize,
-        fp_contract=not a.no_fp_contract, verify=not a.no_verify, quiet=a.quiet)
+        fp_contract=not a.no_fp_contract, verify=not a.no_verify, quiet=a.quiet,
+        cache_dir=None if a.no_cache else a.cache_dir or Path(a.module).parent / "jit" / "cache")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,14 @@ JIT sees this process die, reports the function, and keeps its old code.
 Run as a script by fluidbuild/jit/compiler.py, which talks to it over
 stdin/stdout; it imports nothing from the project. Messages are a 4-byte
 little-endian length and a payload. A request is JSON: ``ir`` (module
-text), ``triple``, ``cpu``, ``features``, ``codegen`` (0-3) and ``passes`` (the speed
-level of the default pipeline to run first, or null for none). The reply is
-one status byte (0: the payload is the object file, 1: it is an error
-message), then the payload.
+text), ``triple``, ``cpu``, ``features``, ``codegen`` (0-3) and ``passes``:
+the speed level of the default pipeline to run first, ``"fold"`` for
+FOLD_PASSES, or null for none. The reply is one status byte (0: the payload
+is the object file, 1: it is an error message), then the payload.
+
+Code generation runs without loop strength reduction: on the benchmarks'
+loops it took 40% of code-generation time (up to 25 ms of a tier-up) for
+no measurable difference in the speed of the code.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ from typing import Any, BinaryIO
 
 LENGTH = struct.Struct("<I")
 OK, FAILED = 0, 1
+# Folding known argument values into code that is already optimised: inline the
+# specialised body into its guard (alwaysinline), propagate the constants through
+# the module's internal functions, drop what became dead. A fraction of a default
+# pipeline's time, and as fast a result on tuned code (no loops to vectorise).
+FOLD_PASSES = ("always_inliner", "ipsccp", "global_dead_code_eliminate", "instruction_combine",
+               "simplify_cfg")
+LLVM_OPTIONS = ("-disable-lsr",)
 
 
 def read_message(stream: BinaryIO) -> bytes | None:
@@ -48,6 +59,8 @@ class Compiler:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         llvm.initialize_native_asmparser()  # inline assembly
+        for option in LLVM_OPTIONS:
+            llvm.set_option("", option)
         self.llvm = llvm
         self.machines: dict[tuple[str, str, str, int], Any] = {}
 
@@ -64,9 +77,16 @@ class Compiler:
         tm = self.machine(request["triple"], request["cpu"], request["features"], request["codegen"])
         module = llvm.parse_assembly(request["ir"], context=llvm.create_context())
         module.verify()
-        if request["passes"] is not None:
-            tuning = llvm.create_pipeline_tuning_options(speed_level=request["passes"])
-            wide = request["passes"] >= 2
+        level = request["passes"]
+        if level == "fold":
+            builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=1))
+            manager = llvm.create_new_module_pass_manager()
+            for name in FOLD_PASSES:
+                getattr(manager, f"add_{name}_pass")()
+            manager.run(module, builder)
+        elif level is not None:
+            tuning = llvm.create_pipeline_tuning_options(speed_level=level)
+            wide = level >= 2
             tuning.loop_vectorization = wide
             tuning.slp_vectorization = wide
             tuning.loop_unrolling = wide

@@ -82,6 +82,7 @@ class JitConfig:
     optimize: bool = True  # False: profile but never leave tier 0
     verify: bool = True  # rerun each benchmark at tier 0 and compare checksums
     poll_ms: float = 2.0  # how often the optimizer reads the profile
+    cache_dir: str | Path | None = None  # tier-2 object files kept across runs; None: no cache
     quiet: bool = False  # no live log
 
     def __post_init__(self) -> None:

@@ -15,7 +15,8 @@ their next call. ORC's stub managers would do the same but are not exposed
 through llvmlite.
 
 Every symbol becomes external, so tier-2 libraries compiled later can link
-against this one by name.
+against this one by name. The tuned half of the module (variants.py) is
+left out: tier 0 runs generic code only.
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ def instrument(mod: FluidModule, max_functions: int, profile: bool = True) -> Ti
     functions: list[Instrumented] = []
     skipped: dict[str, str] = {}
     bodies, thunks, slots = [], [], []
+    tuned_only = mod.variants.tuned_only
     for token, fn in text.functions.items():
+        if token in tuned_only:
+            continue
         head = irtext.set_linkage(fn.head, "")
         reason = _skip_reason(token, mod, labels)
         if reason is None and profile and len(functions) >= max_functions:
@@ -140,7 +144,8 @@ def instrument(mod: FluidModule, max_functions: int, profile: bool = True) -> Ti
         slots.append(f"@{irtext.derived(token, SLOT_SUFFIX)} = global ptr "
                      f"@{irtext.derived(token, BODY_SUFFIX)}, align 8")
     globals_ = [line if irtext.global_linkage(line) not in irtext.LOCAL_LINKAGES
-                else irtext.with_global_linkage(line, "") for line in text.globals.values()]
+                else irtext.with_global_linkage(line, "") for name, line in text.globals.items()
+                if name not in tuned_only]
     body = "\n".join([*text.preamble, *globals_, *slots, *bodies, *thunks,
                       *text.declarations.values(), *text.attributes, *text.metadata, ""])
     return Tier0Module(body, functions, skipped)

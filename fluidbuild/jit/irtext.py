@@ -119,6 +119,15 @@ class Function:
         """Symbols the body mentions."""
         return {m.group(1) for line in self.body for m in SYMBOL.finditer(line)}
 
+    @property
+    def linkage(self) -> str:
+        """The linkage keyword of the header ("" when external)."""
+        return next((w for w in self.head.split() if w in LINKAGES), "")
+
+    def attribute_groups(self) -> set[str]:
+        """The attribute groups (``#3``) the header names."""
+        return set(re.findall(r"#\d+", self.tail))
+
 
 @dataclass
 class Module:
@@ -184,3 +193,13 @@ def global_linkage(line: str) -> str:
     """The linkage keyword of a global's line ("" when external)."""
     _, words, _ = global_parts(line)
     return next((w for w in words if w in LINKAGES), "")
+
+
+def global_refs(line: str) -> set[str]:
+    """Symbols a global's initializer mentions."""
+    return {m.group(1) for m in SYMBOL.finditer(line, SYMBOL.match(line).end())}
+
+
+def is_constant(line: str) -> bool:
+    """Whether a global's line defines a constant (never written)."""
+    return global_parts(line)[2].startswith("constant")

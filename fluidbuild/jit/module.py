@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluidbuild.jit import irtext
+from fluidbuild.jit import irtext, variants
 from fluidbuild.jit.errors import JitError
 
 JIT_ARCH = "x86_64"
@@ -72,6 +72,7 @@ class FluidModule:
     text: irtext.Module
     signatures: dict[str, Signature]  # by symbol token
     profile_capacity: int  # rows of fluid_prof_table
+    variants: variants.Variants  # the tuned half, which tier 0 leaves out
 
 
 def _signature(fn) -> Signature:
@@ -93,7 +94,9 @@ def read_bitcode(path: str | Path):
     except OSError as exc:
         raise JitError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        return llvm.parse_bitcode(data)
+        # A context of its own: the global one would rename the struct types of a module
+        # read twice in one process, and with them the text of every tier-2 request.
+        return llvm.parse_bitcode(data, context=llvm.create_context())
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
         raise JitError(f"{path}: not LLVM bitcode ({first})") from None
@@ -123,9 +126,11 @@ def load_module(path: str | Path, need: tuple[str, ...] = ()) -> FluidModule:
             hint = " (link src/kernel/profile.c)" if name.startswith(PROFILER_PREFIX) else ""
             raise JitError(f"{path}: missing symbol '{name}'{hint}")
     signatures = {token_of(f.name): _signature(f) for f in mod.functions if not f.is_declaration}
+    text = irtext.Module.parse(str(mod))
     return FluidModule(
         triple=mod.triple,
-        text=irtext.Module.parse(str(mod)),
+        text=text,
         signatures=signatures,
         profile_capacity=mod.get_global_variable("fluid_prof_table").global_value_type.element_count,
+        variants=variants.find(text),
     )

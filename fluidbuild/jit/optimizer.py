@@ -10,6 +10,21 @@ Per function: tier0 -> (hot) compiling -> (slot written) measuring ->
 tier2, or reverted when the new version measured slower on the live
 workload, or failed when it did not compile (the slot is left alone).
 
+Specialisation is a second, measured step: once a general tier-2 version
+is kept, an argument that never changed (specialize.py) gets a clone for
+its value, compiled while the general version runs (specialising), swapped
+in and measured against that general version (measuring): kept if not
+slower, else the general version comes back. So does it when the clone's
+guard keeps missing. Either way the general version needs no recompiling.
+
+A descriptor function admitted to tuned code (``tuned``: its counterpart in
+the module's tuned half, variants.py) is compiled from that counterpart.
+Its callees' work then moves into its tier-2 code, which contains their
+tuned versions: a hot callee (``fft_transform``, whose caller ``fft_run``
+does little itself) sends that caller to tier 2 instead of itself and
+becomes covered; covered functions go back to tier 0, and may go to tier
+2 on their own, if the caller's tuned code fails or is reverted.
+
 Costs are measured between successive polls, and only over quiet
 intervals, in which no compilation ran: the compiler process shares the
 machine's caches with the workload and can slow it down by half.
@@ -39,17 +54,19 @@ class State(enum.Enum):
     TIER2 = "tier2"
     REVERTED = "reverted"
     FAILED = "failed"
+    SPECIALISING = "specialising"  # a kept general tier-2 version runs while its clone compiles
+    COVERED = "covered"  # its work runs in the tuned tier-2 code of a caller (``unit``)
 
 
 @dataclass(frozen=True)
 class Event:
     ms: float  # since the profiler started
-    kind: str  # hot, swapped, kept, reverted, failed, despecialise
+    kind: str  # hot, swapped, kept, reverted, failed, specialise, unspecialise, despecialise
     function: str
     detail: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Tracked:
     """One instrumented function and everything the optimizer learnt about it."""
 
@@ -61,22 +78,31 @@ class Tracked:
     state: State = State.TIER0
     tier0: policy.Window = policy.NO_CALLS  # quiet tier-0 calls up to the hot decision
     tier2: policy.Window = policy.NO_CALLS  # quiet calls of the current tier-2 version
+    general: policy.Window = policy.NO_CALLS  # quiet calls of the kept general version
     last: Counters | None = None  # counters at the previous poll
     hot_tsc: int = 0
     hot_share: float = 0.0
     phase: str = ""  # the workload phase in which it went hot
-    spec: specialize.Specialization | None = None
-    code: Tier2Code | None = None
+    spec: specialize.Specialization | None = None  # the specialisation of the current code
+    tried: specialize.Specialization | None = None  # the one compiled, kept or not
+    spec_result: str | None = None  # what became of it
+    code: Tier2Code | None = None  # the current tier-2 version
+    general_code: Tier2Code | None = None  # the kept general version, once specialising
     swap: Counters | None = None  # counters when the slot was written
     swap_tsc: int = 0
     latency_ms: float | None = None  # hot decision to the first call of the new code
     error: str | None = None
     events: list[Event] = field(default_factory=list)
+    tuned: str | None = None  # token of its tuned counterpart, once admitted
+    repeated: bool = False  # the workload calls it over and over (bench.h's run)
+    units: tuple[Tracked, ...] = ()  # descriptor functions whose source file it belongs to
+    unit: Tracked | None = None  # the one whose tuned code took over its work (COVERED)
 
 
 class Optimizer:
     def __init__(self, tracked: list[Tracked], profiler: Profiler,
-                 compile_fn: Callable[[Instrumented, specialize.Specialization | None], Tier2Code],
+                 compile_fn: Callable[[Instrumented, specialize.Specialization | None, str | None],
+                                      Tier2Code],
                  thresholds: policy.Thresholds, log: Callable[[Event], None],
                  specialize_args: bool = True, poll_ms: float = 2.0) -> None:
         self.tracked = tracked
@@ -86,7 +112,6 @@ class Optimizer:
         self._log = log
         self._specialize = specialize_args
         self._interval = poll_ms / 1e3
-        self._min_window_cycles = policy.MIN_VERDICT_MS / 1e3 * profiler.tsc_hz
         self._lock = threading.Lock()
         # Compilations wait here, those of the current phase first (a slow
         # one from an earlier benchmark must not hold up the running one).
@@ -102,6 +127,7 @@ class Optimizer:
         self._compile_epoch = 0  # bumped when a compilation starts or ends
         self._seen_epoch = 0  # the epoch at the previous poll
         self._compiling = False
+        self.notes: list[Event] = []  # events about benchmarks (note())
 
     # -- threads ------------------------------------------------------------
     def start(self, monitor: bool = True) -> None:
@@ -172,13 +198,15 @@ class Optimizer:
             for t, c in zip(self.tracked, snap, strict=True):
                 if t.state is State.TIER0:
                     t.tier0 = self._measure(t, c, quiet, t.tier0)
-                    self._consider(t, c, total, now)
-                elif t.state in (State.MEASURING, State.TIER2):
+                    self._consider(t, snap, total, now)
+                elif t.state in (State.MEASURING, State.TIER2, State.SPECIALISING):
                     t.tier2 = self._measure(t, c, quiet, t.tier2)
                     if t.spec:
                         self._check_guard(t, c, now)
                     if t.state is State.MEASURING:
                         self._judge(t, c)
+                    elif t.state is State.TIER2 and self._specialize and t.tried is None:
+                        self._specialise(t, c, now)
 
     @staticmethod
     def _measure(t: Tracked, c: Counters, quiet: bool, window: policy.Window) -> policy.Window:
@@ -188,37 +216,94 @@ class Optimizer:
             return window
         return policy.Window(window.calls + c.calls - last.calls, window.cycles + c.cycles - last.cycles)
 
-    def _consider(self, t: Tracked, c: Counters, total: int, now: int) -> None:
+    def admit(self, t: Tracked, tuned: str, repeated: bool) -> None:
+        """Let ``t`` go to tier 2 as its tuned counterpart ``tuned``; ``repeated``: the workload
+        calls it over and over, so its first call may still be running when a callee goes hot."""
+        with self._lock:
+            t.tuned, t.repeated = tuned, repeated
+
+    def _consider(self, t: Tracked, snap: list[Counters], total: int, now: int) -> None:
+        c = snap[t.fn.id]
         share = policy.share(c.self_cycles - self._phase_base[t.fn.id], total)
         if not policy.is_hot(c.calls, share, self._t):
             return
+        unit = self._unit(t, snap)
+        hot = f"calls={c.calls} share={share:.1%}"
+        if unit is None or unit is t:
+            self._promote(t, c, share, hot, now)
+            return
+        t.state, t.unit = State.COVERED, unit
+        self._event(t, "hot", f"{hot} -> tier 2 in the tuned code of {unit.label}", now)
+        if unit.state is State.TIER0:
+            self._promote(unit, snap[unit.fn.id], share, f"via {t.label}", now)
+
+    def _unit(self, t: Tracked, snap: list[Counters]) -> Tracked | None:
+        """The function whose tuned code should take over hot ``t``'s work: ``t`` itself, or
+        the caller being compiled or called over and over (not a one-shot setup still
+        running: only its current call would have gained), or None for generic tier 2."""
+        if t.tuned:
+            return t
+        callers = [u for u in t.units if u.tuned and (
+            u.state is State.COMPILING or (u.state is State.TIER0 and (u.repeated or snap[u.fn.id].calls)))]
+        return max(callers, key=lambda u: (u.state is State.COMPILING, snap[u.fn.id].calls), default=None)
+
+    def _promote(self, t: Tracked, c: Counters, share: float, why: str, now: int) -> None:
         if not t.tier0.calls:  # never measured in a quiet interval: all calls so far
             t.tier0 = policy.Window(c.calls, c.cycles)
-        t.spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls) if self._specialize else None
         t.state, t.hot_tsc, t.hot_share, t.phase = State.COMPILING, now, share, self._phase
-        spec = f", specialise {t.spec.describe(t.arg_names)}" if t.spec else ""
-        self._event(t, "hot", f"calls={c.calls} share={share:.1%}{spec} -> tier 2", now)
+        code = "tuned" if t.tuned else "generic"
+        self._event(t, "hot", f"{why} -> tier 2 ({code} code)", now)
+        if t.tuned:
+            for o in self.tracked:
+                if t in o.units and o.state is State.TIER0:
+                    o.state, o.unit = State.COVERED, t
         self._submit(t)
 
-    def _check_guard(self, t: Tracked, c: Counters, now: int) -> None:
-        """A specialised version whose guard keeps missing is replaced by a general one."""
-        misses = c.guard_misses - t.swap.guard_misses
-        if misses < self._t.hot_calls:
+    def _uncover(self, unit: Tracked) -> None:
+        """``unit`` runs no tuned code: the functions it covered are tier 0 again."""
+        for o in self.tracked:
+            if o.unit is unit:
+                o.state, o.unit = State.TIER0, None
+
+    def _specialise(self, t: Tracked, c: Counters, now: int) -> None:
+        """Compile a clone of kept general ``t`` for the argument values it always gets."""
+        spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls)
+        if spec is None:
             return
-        t.spec, t.state, t.hot_tsc, t.latency_ms = None, State.COMPILING, now, None
-        self._event(t, "despecialise", f"guard missed {misses} times -> general tier 2", now)
+        t.tried, t.state = spec, State.SPECIALISING
+        self._event(t, "specialise", f"{spec.describe(t.arg_names)} never changed -> clone", now)
         self._submit(t)
+
+    def _general_again(self, t: Tracked, result: str, kind: str, detail: str) -> None:
+        """Put the kept general version back in place of the clone."""
+        self._write_slot(t, t.general_code.address)
+        t.code, t.spec, t.tier2, t.state = t.general_code, None, t.general, State.TIER2
+        t.spec_result = result
+        self._event(t, kind, detail)
+
+    def _check_guard(self, t: Tracked, c: Counters, now: int) -> None:
+        """A clone whose guard keeps missing gives way to the general version."""
+        misses = c.guard_misses - t.swap.guard_misses
+        if misses >= self._t.hot_calls:
+            self._general_again(t, "guard missed", "despecialise",
+                                f"guard missed {misses} times -> the general version")
 
     def _compile_and_swap(self, t: Tracked) -> None:
         with self._lock:
             self._compiling, self._compile_epoch = True, self._compile_epoch + 1
+            spec = t.tried if t.state is State.SPECIALISING else None
         try:
-            code = self._compile(t.fn, t.spec)
+            code = self._compile(t.fn, spec, t.tuned)
         except Exception as exc:  # noqa: BLE001 - whatever breaks, the running code must stay
             message = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
             with self._lock:
                 self._compiling, self._compile_epoch = False, self._compile_epoch + 1
-                t.state, t.error = State.FAILED, message
+                t.error = message
+                if spec is None:
+                    t.state = State.FAILED
+                    self._uncover(t)
+                else:
+                    t.state, t.spec_result = State.TIER2, "failed"
                 self._event(t, "failed", f"tier-2 compile failed, the running code stays: {message}")
             return
         with self._lock:
@@ -226,11 +311,15 @@ class Optimizer:
             t.swap_tsc = self._profiler.now()
             self._write_slot(t, code.address)
             self._profiler.rearm_first_call(t.fn.id)
-            t.code, t.state = code, State.MEASURING
+            if spec is not None:
+                t.general_code, t.general = t.code, t.tier2
+            t.code, t.spec, t.state = code, spec, State.MEASURING
             t.swap = self._profiler.snapshot(t.fn.id + 1)[t.fn.id]
             # Start measuring after the call that may still run the old code.
             t.tier2, t.last = policy.NO_CALLS, None
-            self._event(t, "swapped", f"compile {code.compile_ms:.1f} ms ({code.library})")
+            how = "from the cache" if code.cached else "compile"
+            what = f"{code.variant} code" + (f", {spec.describe(t.arg_names)}" if spec else "")
+            self._event(t, "swapped", f"{what}, {how} {code.compile_ms:.1f} ms ({code.library})")
 
     def _judge(self, t: Tracked, c: Counters) -> None:
         # (c may predate the swap: poll() reads the table before taking the lock.)
@@ -238,16 +327,33 @@ class Optimizer:
             t.latency_ms = self._profiler.ms(c.first_tsc) - self._profiler.ms(t.hot_tsc)
         if t.last is not None and t.last.calls <= t.swap.calls:
             t.last = None  # still the swap-time call: measure from the next poll
+        elif t.last is not None and not t.tier0.calls:
+            # It went hot inside its first call: the calls running at the swap, which
+            # entered the old code, are its tier-0 measurement.
+            t.tier0 = policy.Window(t.last.calls - t.swap.calls, t.last.cycles - t.swap.cycles)
         window = t.tier2
-        if window.calls < self._t.verify_calls or window.cycles < self._min_window_cycles:
+        verdict_ms = policy.CLONE_VERDICT_MS if t.spec else policy.MIN_VERDICT_MS
+        if window.calls < self._t.verify_calls or window.cycles < self._profiler.ms_to_cycles(verdict_ms):
             return
-        speed = f"{t.tier0.per_call:,.0f} -> {window.per_call:,.0f} cycles/call"
-        if policy.keep_tier2(t.tier0, window, self._t):
+        base, against = (t.general, "the general version") if t.spec else (t.tier0, "tier 0")
+        if base.per_call is None:
             t.state = State.TIER2
-            self._event(t, "kept", f"{speed} ({t.tier0.per_call / window.per_call:.2f}x)")
+            self._event(t, "kept", f"{window.per_call:,.0f} cycles/call (no call of {against} to compare)")
+            return
+        speed = f"{base.per_call:,.0f} -> {window.per_call:,.0f} cycles/call"
+        keep = policy.keep_clone(base, window) if t.spec else policy.keep_tier2(base, window, self._t)
+        if keep:
+            t.state = State.TIER2
+            if t.spec:
+                t.spec_result = f"kept, {base.per_call / window.per_call:.2f}x"
+            self._event(t, "kept", f"{speed} ({base.per_call / window.per_call:.2f}x {against})")
+        elif t.spec:
+            self._general_again(t, f"dropped, {base.per_call / window.per_call:.2f}x", "unspecialise",
+                                f"{speed}: slower than {against}, back to it")
         else:
             self._write_slot(t, t.tier0_address)
             t.state = State.REVERTED
+            self._uncover(t)
             self._event(t, "reverted", f"{speed}: slower than tier 0, back to tier 0")
 
     def finish(self) -> list[Tracked]:
@@ -264,4 +370,11 @@ class Optimizer:
         tsc = self._profiler.now() if tsc is None else tsc
         event = Event(self._profiler.ms(tsc), kind, t.label, detail)
         t.events.append(event)
+        self._log(event)
+
+    def note(self, subject: str, kind: str, detail: str) -> None:
+        """Log an event about something other than one function (a benchmark)."""
+        event = Event(self._profiler.ms(self._profiler.now()), kind, subject, detail)
+        with self._lock:
+            self.notes.append(event)
         self._log(event)

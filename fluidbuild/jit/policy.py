@@ -11,6 +11,9 @@ from dataclasses import dataclass
 # A verdict needs this much measured tier-2 time as well as verify_calls
 # calls: a few calls of a microsecond function are mostly timer noise.
 MIN_VERDICT_MS = 2.0
+# A clone against its general version: differences of a few percent, which
+# take longer to tell from noise than tier 2 against tier 0.
+CLONE_VERDICT_MS = 20.0
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,9 @@ def keep_tier2(tier0: Window, tier2: Window, t: Thresholds) -> bool:
     if before is None or after is None:
         return True
     return after <= before * (1.0 + t.revert_margin)
+
+
+def keep_clone(general: Window, clone: Window) -> bool:
+    """Keep a specialised clone only if it measured faster than its general version, which
+    needs no guard and serves every argument value."""
+    return general.per_call is None or clone.per_call is None or clone.per_call < general.per_call

@@ -81,5 +81,5 @@ class Profiler:
         """Milliseconds from the profiler's start to time stamp ``tsc``."""
         return (tsc - self.origin_tsc) / self.tsc_hz * 1e3
 
-    def cycles_to_ms(self, cycles: float) -> float:
-        return cycles / self.tsc_hz * 1e3
+    def ms_to_cycles(self, ms: float) -> float:
+        return ms / 1e3 * self.tsc_hz

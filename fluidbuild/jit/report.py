@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import threading
 from collections.abc import Callable
@@ -45,10 +44,13 @@ class FunctionRow:
     hot_at_ms: float | None
     compile_ms: float | None
     latency_ms: float | None  # hot decision to the first call of the tier-2 code
-    specialization: str | None
+    specialization: str | None  # the clone tried and what became of it: "size=512 (kept, 1.04x)"
     guard_misses: int
     fused_fma: bool
     error: str | None
+    code: str | None  # what its tier-2 code was compiled from: "tuned" or "generic"
+    cached: bool  # its tier-2 object file came from the cache
+    covered_by: str | None  # the function whose tuned tier-2 code took over its work
 
     @classmethod
     def of(cls, t: Tracked, c: Counters, profiler: Profiler) -> FunctionRow:
@@ -63,8 +65,11 @@ class FunctionRow:
             hot_at_ms=profiler.ms(t.hot_tsc) if hot else None,
             compile_ms=t.code.compile_ms if t.code else None,
             latency_ms=t.latency_ms,
-            specialization=t.spec.describe(t.arg_names) if t.spec else None,
-            guard_misses=c.guard_misses, fused_fma=bool(t.code and t.code.fused_fma), error=t.error)
+            specialization=f"{t.tried.describe(t.arg_names)} ({t.spec_result or 'measuring'})"
+            if t.tried else None,
+            guard_misses=c.guard_misses, fused_fma=bool(t.code and t.code.fused_fma), error=t.error,
+            code=t.code.variant if t.code else None, cached=bool(t.code and t.code.cached),
+            covered_by=t.unit.label if t.unit else None)
 
 
 @dataclass
@@ -75,16 +80,18 @@ class BenchRow:
     iterations: int
     first_ms: float  # first run() call: tier 0
     steady_ms: float  # median of the last third of the run() calls
+    best_ms: float  # the fastest of them
     tier0_ms: float | None  # median run() at tier 0 (the verification rerun)
     work_per_s: float  # units of `unit` per second at steady state
     checksum: str
     tier0_checksum: str | None
     match: str  # exact, fma (see JitReport), MISMATCH, or unchecked
+    code: str  # "tuned" (admitted to tuned tier-2 code) or "generic: <why>"
 
     @staticmethod
-    def steady(run_ns: list[int]) -> float:
-        tail = run_ns[len(run_ns) * 2 // 3:] or run_ns
-        return statistics.median(tail) / 1e6
+    def tail(run_ns: list[int]) -> list[int]:
+        """The last third of the run() calls: the steady state."""
+        return run_ns[len(run_ns) * 2 // 3:] or run_ns
 
 
 @dataclass
@@ -112,14 +119,16 @@ class JitReport:
         return json.dumps(asdict(self), indent=2) + "\n"
 
     def table(self) -> str:
-        lines = [f"{'function':<30} {'calls':>7} {'state':<9} {'t0 cyc/call':>13} {'t2 cyc/call':>13} "
-                 f"{'speedup':>7} {'compile':>8} {'latency':>8}  specialization"]
+        lines = [f"{'function':<30} {'calls':>7} {'state':<9} {'code':<7} {'t0 cyc/call':>13} "
+                 f"{'t2 cyc/call':>13} {'speedup':>7} {'compile':>8} {'latency':>8}  specialization"]
         for f in self.functions:
+            compile_ms = _ms(f.compile_ms) + ("c" if f.cached else "")
             lines.append(
-                f"{f.label:<30} {f.calls:>7} {f.state:<9} {_num(f.tier0_cycles_per_call):>13} "
-                f"{_num(f.tier2_cycles_per_call):>13} {_ratio(f.speedup):>7} {_ms(f.compile_ms):>8} "
-                f"{_ms(f.latency_ms):>8}  {f.specialization or '-'}"
-                + (f" (guard misses {f.guard_misses})" if f.guard_misses else ""))
+                f"{f.label:<30} {f.calls:>7} {f.state:<9} {f.code or '-':<7} "
+                f"{_num(f.tier0_cycles_per_call):>13} {_num(f.tier2_cycles_per_call):>13} "
+                f"{_ratio(f.speedup):>7} {compile_ms:>8} {_ms(f.latency_ms):>8}  {f.specialization or '-'}"
+                + (f" (guard misses {f.guard_misses})" if f.guard_misses else "")
+                + (f" (in {f.covered_by})" if f.covered_by else ""))
         if self.benchmarks:
             lines += ["", f"{'benchmark':<16} {'size':>8} {'iter':>5} {'first ms':>9} {'steady ms':>9} "
                           f"{'tier0 ms':>9} {'speedup':>7}  checksum"]
@@ -127,7 +136,7 @@ class JitReport:
                 speed = b.tier0_ms / b.steady_ms if b.tier0_ms and b.steady_ms else None
                 lines.append(f"{b.name:<16} {b.size:>8} {b.iterations:>5} {b.first_ms:>9.3f} "
                              f"{b.steady_ms:>9.3f} {_ms(b.tier0_ms, 3):>9} {_ratio(speed):>7}  "
-                             f"{b.checksum} {b.match}")
+                             f"{b.checksum} {b.match}  {b.code}")
         return "\n".join(lines)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from fluidbuild.atomic import write_text
+from fluidbuild.jit.compiler import CompileError
 from fluidbuild.jit.config import JitConfig
 from fluidbuild.jit.optimizer import Event
 from fluidbuild.jit.report import BenchRow, FunctionRow, JitReport, live_log
@@ -14,11 +16,13 @@ from fluidbuild.jit.runtime import JitRuntime
 from fluidbuild.jit.workload import (
     REGISTRY_SYMBOLS,
     ROLES,
+    Arena,
     Benchmark,
     BenchRun,
     registry,
     run_benchmark,
     select,
+    tuned_arena_mismatch,
 )
 
 
@@ -31,20 +35,44 @@ def _label(rt: JitRuntime, benchmarks: list[Benchmark]) -> None:
             t.label, t.arg_names = f"{found[0]}.{found[1]}", ROLES[found[1]]
 
 
+def admit_tuned(rt: JitRuntime, bench: Benchmark, arena: Arena, size: int, seed: int) -> str:
+    """Check that ``bench``'s tuned variant can take over the workload just set up in ``arena``
+    and, if so, admit it to tier 2; "tuned", or "generic: <why not>"."""
+    start = time.perf_counter()
+    why = rt.tuned_obstacle(bench.name)
+    if why is None:
+        try:
+            probe = rt.tuned_probe(bench.name)
+        except CompileError as exc:
+            why = f"its arena check did not compile: {exc}"
+        else:
+            why = tuned_arena_mismatch(bench, probe, arena, size, seed)
+    ms = (time.perf_counter() - start) * 1e3
+    if why is None:
+        rt.admit_tuned(bench.name)
+        rt.optimizer.note(bench.name, "tuned", f"same arena as the generic variant ({ms:.1f} ms): "
+                          "tier 2 compiles its tuned code")
+        return "tuned"
+    rt.optimizer.note(bench.name, "generic", f"tier 2 compiles its generic code: {why}")
+    return f"generic: {why}"
+
+
 def _bench_row(b: Benchmark, size: int, iterations: int, jit: BenchRun, ref: BenchRun | None,
-               fused: bool) -> BenchRow:
+               fused: bool, code: str) -> BenchRow:
     if ref is None:
         match = "unchecked"
     elif ref.checksum == jit.checksum:
         match = "exact"
     else:
         match = "fma" if fused else "MISMATCH"
-    steady = BenchRow.steady(jit.run_ns)
+    tail = BenchRow.tail(jit.run_ns)
+    steady = statistics.median(tail) / 1e6
     return BenchRow(
         name=b.name, unit=b.unit, size=size, iterations=iterations, first_ms=jit.run_ns[0] / 1e6,
-        steady_ms=steady, tier0_ms=statistics.median(ref.run_ns) / 1e6 if ref else None,
+        steady_ms=steady, best_ms=min(tail) / 1e6,
+        tier0_ms=statistics.median(ref.run_ns) / 1e6 if ref else None,
         work_per_s=jit.work / (steady / 1e3) if steady else 0.0, checksum=f"{jit.checksum:#018x}",
-        tier0_checksum=f"{ref.checksum:#018x}" if ref else None, match=match)
+        tier0_checksum=f"{ref.checksum:#018x}" if ref else None, match=match, code=code)
 
 
 def run_jit(config: JitConfig, log: Callable[[Event], None] | None = None) -> JitReport:
@@ -69,12 +97,20 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
     _label(rt, benches)
     plan = [(b, config.size or b.size, config.iterations or b.iterations) for b in benches]
     runs: list[BenchRun] = []
+    codes: list[str] = []
     opt = rt.optimizer
-    if config.profile and config.optimize:
+    optimize = config.profile and config.optimize
+    if optimize:
         opt.start()
     for bench, size, iterations in plan:
         opt.begin_phase(bench.name)
-        runs.append(run_benchmark(bench, size, iterations, config.seed))
+
+        def admit(arena: Arena, bench: Benchmark = bench, size: int = size) -> None:
+            codes.append(admit_tuned(rt, bench, arena, size, config.seed))
+
+        runs.append(run_benchmark(bench, size, iterations, config.seed, admit if optimize else None))
+        if not optimize:
+            codes.append("generic: tier 0 only")
     tracked = opt.finish()
     final = rt.profiler.snapshot(len(tracked))
     refs: list[BenchRun | None] = [None] * len(plan)
@@ -87,10 +123,10 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
         cpu={"tier0": "x86-64", "tier2": rt.cpu.name, "features": rt.cpu.features, "source": rt.cpu.source},
         config={k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()},
         functions=[FunctionRow.of(t, c, rt.profiler) for t, c in zip(tracked, final, strict=True) if c.calls],
-        events=[e for t in tracked for e in t.events],
+        events=[*opt.notes, *(e for t in tracked for e in t.events)],
     )
     report.events.sort(key=lambda e: e.ms)
-    for (bench, size, iterations), jit, ref in zip(plan, runs, refs, strict=True):
+    for (bench, size, iterations), jit, ref, code in zip(plan, runs, refs, codes, strict=True):
         fused = any(t.code and t.code.fused_fma for t in tracked if t.phase == bench.name)
-        report.benchmarks.append(_bench_row(bench, size, iterations, jit, ref, fused))
+        report.benchmarks.append(_bench_row(bench, size, iterations, jit, ref, fused, code))
     return report

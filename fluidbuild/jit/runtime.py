@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from pathlib import Path
 
-from fluidbuild.jit import irtext, tier2ir
-from fluidbuild.jit.compiler import CompileError, Compiler, Tier2Code
+from fluidbuild.jit import irtext, tier2ir, variants
+from fluidbuild.jit.compiler import CompileError, Compiler, ObjectCache, Tier2Code
 from fluidbuild.jit.config import JitConfig, TargetCpu
 from fluidbuild.jit.errors import JitError
 from fluidbuild.jit.instrument import BODY_SUFFIX, Instrumented, instrument
@@ -17,6 +18,12 @@ from fluidbuild.jit.profiler import Profiler
 from fluidbuild.jit.specialize import Specialization, wrapper
 
 TIER2_SUFFIX = ".fluid.t2."
+PROBE_SUFFIX = ".fluid.probe"
+# What the arena check runs of a benchmark's tuned variant (see tuned_probe), compiled
+# as clang left it with fast instruction selection: it runs once, and waiting for it
+# delays the workload's first run().
+PROBE_ROLES = ("mem_bytes", "setup", "regions")
+PROBE_CODEGEN = 0
 
 
 class JitRuntime:
@@ -26,7 +33,8 @@ class JitRuntime:
                  log: Callable[[Event], None] = lambda event: None) -> None:
         self.config = config
         self.cpu: TargetCpu = config.tier2_cpu()
-        self.compiler = Compiler(config.tier0_opt, self.cpu, config.tier2_opt)
+        cache = ObjectCache(Path(config.cache_dir)) if config.cache_dir else None
+        self.compiler = Compiler(config.tier0_opt, self.cpu, config.tier2_opt, cache)
         try:
             self._load(need, log)
         except BaseException:
@@ -49,13 +57,63 @@ class JitRuntime:
             self.addresses["fluid_prof_table"], self.module.profile_capacity,
             ctypes.c_uint32.from_address(self.addresses["fluid_prof_record_size"]).value,
             self.addresses["fluid_prof_now"])
-        self._serial = 0
         tracked = [Tracked(fn, fn.name, self.addresses[fn.slot], self.addresses[fn.body])
                    for fn in self.tier0.functions] if config.profile else []
+        self._link_units(tracked)
         self.optimizer = Optimizer(
             tracked, self.profiler, self._compile,
             Thresholds(config.hot_calls, config.hot_share, config.verify_calls, config.revert_margin),
             log, config.specialize, config.poll_ms)
+
+    def _link_units(self, tracked: list[Tracked]) -> None:
+        """Give each function the descriptor functions with a tuned counterpart whose
+        file-local callees (the functions their tuned code replaces) it is among."""
+        text = self.module.text
+        local = {f for f, fn in text.functions.items() if fn.linkage in irtext.LOCAL_LINKAGES}
+        by_token = {t.fn.token: t for t in tracked}
+        for generic in self.module.variants.counterparts:
+            root = by_token.get(generic)
+            if root is None:
+                continue
+            start = {r for r in text.functions[generic].refs() if r in local}
+            for token in variants.closure(text, start, local) - {generic}:
+                if token in by_token:
+                    by_token[token].units += (root,)
+
+    def tuned_roles(self, bench: str) -> dict[str, tuple[str, str]]:
+        """Role -> (generic, tuned) function tokens of benchmark ``bench``'s descriptors."""
+        return self.module.variants.benchmarks.get(bench, {})
+
+    def tuned_obstacle(self, bench: str) -> str | None:
+        """Why benchmark ``bench``'s tuned functions cannot replace its generic ones, or None."""
+        roles = self.tuned_roles(bench)
+        if "run" not in roles:
+            return "the module has no tuned variant of it"
+        for role, (generic, tuned) in roles.items():
+            if self.module.signatures[generic] != self.module.signatures[tuned]:
+                return f"its tuned {role} has another signature"
+            why = tier2ir.obstacle(self.module, tuned, self.cpu)
+            if why:
+                return f"tuned {role}: {why}"
+        return None
+
+    def tuned_probe(self, bench: str) -> dict[str, int]:
+        """Compile the tuned variant's mem_bytes, setup and regions of ``bench`` for the arena
+        check; their addresses by role. Raises CompileError."""
+        roles = {role: tokens for role, tokens in self.tuned_roles(bench).items() if role in PROBE_ROLES}
+        entries = {irtext.derived(generic, PROBE_SUFFIX): tuned for generic, tuned in roles.values()}
+        text = tier2ir.build(self.module, entries, self.cpu, self.config.fp_contract)
+        loaded = self.compiler.load(text, self.module.triple, [irtext.symbol_name(e) for e in entries],
+                                    passes=None, codegen=PROBE_CODEGEN)
+        return {role: loaded.addresses[irtext.symbol_name(irtext.derived(generic, PROBE_SUFFIX))]
+                for role, (generic, _) in roles.items()}
+
+    def admit_tuned(self, bench: str) -> None:
+        """Let every descriptor function of ``bench`` go to tier 2 as its tuned counterpart."""
+        by_token = {t.fn.token: t for t in self.optimizer.tracked}
+        for role, (generic, tuned) in self.tuned_roles(bench).items():
+            if generic in by_token:
+                self.optimizer.admit(by_token[generic], tuned, repeated=role == "run")
 
     def address(self, name: str) -> int:
         """The address of an exported symbol (a function's thunk for instrumented functions)."""
@@ -87,21 +145,33 @@ class JitRuntime:
         for slot, value in saved:
             ctypes.c_uint64.from_address(slot).value = value
 
-    def _compile(self, fn: Instrumented, spec: Specialization | None) -> Tier2Code:
-        """Build, optimise and load a tier-2 version of ``fn`` (runs on the compiler thread)."""
-        self._serial += 1
-        entry = irtext.derived(fn.token, f"{TIER2_SUFFIX}{self._serial}")
-        cfg = self.config
+    def _compile(self, fn: Instrumented, spec: Specialization | None, tuned: str | None) -> Tier2Code:
+        """Build, optimise and load a tier-2 version of ``fn``, from its tuned counterpart
+        ``tuned`` if given (runs on the compiler thread)."""
+        variant = "tuned" if tuned else "generic"
+        # Named after what it is, not when it was made: the same request in a later run
+        # is the same object file (ObjectCache).
+        suffix = variant + "".join(f".{pos}_{value}" for pos, value in spec.values) if spec else variant
+        entry = irtext.derived(fn.token, TIER2_SUFFIX + suffix)
+        source, cfg = tuned or fn.token, self.config
         if spec is None:
-            text = tier2ir.build(self.module, fn.token, entry, self.cpu, cfg.fp_contract)
+            text = tier2ir.build(self.module, {entry: source}, self.cpu, cfg.fp_contract)
         else:
             body = irtext.derived(entry, ".body")
             general = irtext.derived(fn.token, BODY_SUFFIX)
             guard = wrapper(fn, entry, body, general, spec, tier2ir.target_attributes(self.cpu))
-            text = tier2ir.build(self.module, fn.token, body, self.cpu, cfg.fp_contract,
+            text = tier2ir.build(self.module, {body: source}, self.cpu, cfg.fp_contract,
                                  linkage="internal", extra=(guard,))
         fused = cfg.fp_contract and "@llvm.fmuladd." in text
-        return self.compiler.tier2(text, self.module.triple, irtext.symbol_name(entry), fused)
+        # Tuned code is clang's O3 output for the profile CPU: code generation is all it
+        # needs, and folding in a specialisation's constants (compile_server.FOLD_PASSES).
+        # A default pipeline over it made no faster code (scripts/bench_jit.py) and took
+        # two to four times as long.
+        passes: int | str | None = cfg.tier2_opt
+        if tuned is not None:
+            passes = "fold" if spec else None
+        return self.compiler.tier2(text, self.module.triple, irtext.symbol_name(entry), fused, variant,
+                                   passes)
 
     def close(self) -> None:
         """Stop the optimizer's threads and the compiler process (JIT code stays loaded)."""

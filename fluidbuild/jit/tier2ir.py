@@ -5,8 +5,11 @@ The module holds the function under a new name, plus, as
 so the O3 inliner sees what the native compiler would see. Those copies and
 every global keep their names: the linker resolves them to the tier-0
 library's symbols (callees to their thunks, hence to whatever their slots
-hold), and no copy is ever emitted. Per-function target attributes are
-rewritten to the tier-2 CPU, which overrides the target machine's.
+hold), and no copy is ever emitted. The function may come from the tuned
+half of the module (variants.py): its file-local callees and constants
+exist in no tier-0 library and are emitted with it. Per-function target
+attributes are rewritten to the tier-2 CPU, which overrides the target
+machine's.
 """
 
 from __future__ import annotations
@@ -14,25 +17,15 @@ from __future__ import annotations
 import itertools
 import re
 
-from fluidbuild.jit import irtext
+from fluidbuild.jit import irtext, variants
 from fluidbuild.jit.config import TargetCpu
 from fluidbuild.jit.module import FluidModule
 
 _TARGET_CPU = re.compile(r'"(target-cpu|tune-cpu)"="[^"]*"')
 _TARGET_FEATURES = re.compile(r'"target-features"="[^"]*"')
+_ATTRIBUTE_GROUP = re.compile(r"(?<![\w\"])#\d+")
 _FMULADD = re.compile(r"^(\s*)(%\S+) = (?:tail |notail )?call ((?:(?:fast|nnan|ninf|nsz|arcp|contract|afn"
                       r"|reassoc) )*)(.+?) @llvm\.fmuladd\.[\w.]+\((.*)\)(?: #\d+)?(?:, !.*)?$")
-
-
-def reachable(mod: FluidModule, token: str) -> list[str]:
-    """Defined functions reachable from ``token``'s body through direct references."""
-    seen, todo = [], [token]
-    while todo:
-        for ref in sorted(mod.text.functions[todo.pop()].refs()):
-            if ref in mod.text.functions and ref not in seen:
-                seen.append(ref)
-                todo.append(ref)
-    return seen
 
 
 def target_attributes(cpu: TargetCpu) -> str:
@@ -68,27 +61,77 @@ def _shared_global(line: str) -> str:
     return line.replace(" dso_local ", " ", 1)
 
 
-def build(mod: FluidModule, token: str, entry: str, cpu: TargetCpu, fp_contract: bool,
+def reachable(mod: FluidModule, sources: list[str]) -> set[str]:
+    """Defined functions, and globals of the tuned half, reachable from the bodies of ``sources``."""
+    text, tuned_only = mod.text, mod.variants.tuned_only
+    follow = set(text.functions) | tuned_only
+    start = {r for s in sources for r in text.functions[s].refs() if r in follow}
+    return variants.closure(text, start, follow)
+
+
+def obstacle(mod: FluidModule, source: str, cpu: TargetCpu) -> str | None:
+    """Why tier 2 cannot compile the tuned function ``source`` for ``cpu``, or None."""
+    text, tuned_only = mod.text, mod.variants.tuned_only
+    reach = reachable(mod, [source]) | {source}
+    for token in sorted(reach & tuned_only):
+        if token in text.globals and not irtext.is_constant(text.globals[token]):
+            return f"its code keeps state in @{irtext.symbol_name(token)}, which tier 0 does not share"
+    cpus = variants.target_cpus(text, {f for f in reach & tuned_only if f in text.functions} | {source})
+    other = sorted(cpus - {cpu.name})
+    if other:
+        return f"it was compiled for {', '.join(other)}, tier 2 compiles for {cpu.name}"
+    return None
+
+
+def _copy(fn: irtext.Function, head: str, edit) -> str:
+    return irtext.Function(fn.name, head, fn.params, irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body)).text()
+
+
+def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract: bool,
           linkage: str = "", extra: tuple[str, ...] = ()) -> str:
-    """Module text defining ``@entry`` (with ``linkage``) as the body of ``@token``, plus what it
-    may inline and the ``extra`` function texts."""
-    text = mod.text
-    inlinable = reachable(mod, token)
+    """Module text defining each ``@entry`` (with ``linkage``) as the body of function
+    ``entries[entry]``, plus what they may inline and the ``extra`` function texts.
+
+    Code of the tuned half (variants.py) has no tier-0 symbol to resolve to:
+    it is copied with internal linkage, so it is emitted here and, called
+    only from these entries, gets their constants propagated into it. Only
+    the globals and declarations the code mentions are written: LLVM parses
+    the text on every compilation."""
+    text, tuned_only = mod.text, mod.variants.tuned_only
+    reach = reachable(mod, list(entries.values()))
     edit = (lambda body: body) if fp_contract else uncontract
-    functions = []
-    for ref in inlinable:
-        fn = text.functions[ref]
-        head = irtext.set_linkage(fn.head, "available_externally").replace(" dso_local ", " ")
-        functions.append(irtext.Function(ref, head, fn.params, irtext.COMDAT_USE.sub("", fn.tail),
-                                         edit(fn.body)).text())
-    fn = text.functions[token]
-    own = irtext.Function(entry, irtext.set_linkage(fn.head, linkage), fn.params,
-                          irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body))
-    functions += [own.text(), *extra]
+    functions, refs = [], {m.group(1) for e in extra for m in irtext.SYMBOL.finditer(e)}
+    for ref, fn in text.functions.items():
+        if ref not in reach:
+            continue
+        if ref in tuned_only:
+            head = irtext.set_linkage(fn.head, "internal")
+        else:
+            head = irtext.set_linkage(fn.head, "available_externally").replace(" dso_local ", " ")
+        functions.append(_copy(fn, head, edit))
+        refs |= fn.refs()
+    for entry, source in entries.items():
+        fn = text.functions[source]
+        own = irtext.Function(entry, irtext.set_linkage(fn.head, linkage), fn.params,
+                              irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body))
+        functions.append(own.text())
+        refs |= fn.refs()
+    functions += extra
+    shown = variants.closure(text, {r for r in refs if r in text.globals}, set(text.globals))
+    globals_ = []
+    for name, line in text.globals.items():
+        if name not in shown or irtext.symbol_name(name).startswith("llvm."):
+            continue
+        refs |= irtext.global_refs(line)
+        if name not in tuned_only:
+            globals_.append(_shared_global(line))
+        else:
+            local = irtext.global_linkage(line) in irtext.LOCAL_LINKAGES
+            globals_.append(line if local else irtext.with_global_linkage(line, "internal"))
     declared = [f.declaration().replace(" dso_local ", " ") for t, f in text.functions.items()
-                if t not in inlinable]
-    globals_ = [_shared_global(line) for name, line in text.globals.items()
-                if not irtext.symbol_name(name).startswith("llvm.")]
+                if t in refs and t not in reach]
+    code = [*functions, *declared, *text.declarations.values()]
+    groups = {g for item in code for g in _ATTRIBUTE_GROUP.findall(item)}
+    attributes = [retarget(a, cpu) for a in text.attributes if a.split(" ", 2)[1] in groups]
     preamble = [line for line in text.preamble if not line.startswith("$")]
-    return "\n".join([*preamble, *globals_, *functions, *declared, *text.declarations.values(),
-                      *(retarget(a, cpu) for a in text.attributes), *text.metadata, ""])
+    return "\n".join([*preamble, *globals_, *code, *attributes, *text.metadata, ""])

@@ -3,19 +3,28 @@
 Mirrors the structures of src/bench/bench.h; the driver owns the arena, as
 bench.h asks: mem_bytes(size), a 64-byte aligned arena, setup(), run() as
 many times as asked, checksum().
+
+bench.h leaves the arena's layout to each variant of a benchmark: fft_1d's
+tuned variant lays out its twiddle tables for its own vector width. So
+before its tuned run() may take over a workload set up by the generic
+setup(), ``tuned_arena_mismatch`` checks, on the live size and seed, that
+the tuned variant asks for the same arena, places its input and output at
+the same offsets and leaves the same bytes after setup(): from then on the
+tuned run() sees exactly the arena its own setup() would have made.
 """
 
 from __future__ import annotations
 
 import ctypes
+import mmap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fluidbuild.jit.errors import JitError
 from fluidbuild.jit.runtime import JitRuntime
 
 REGISTRY_SYMBOLS = ("bench_registry", "bench_registry_count")
-ARENA_ALIGN = 64
 # Argument names of the descriptor's functions (bench.h), for reports.
 ROLES: dict[str, tuple[str, ...]] = {
     "mem_bytes": ("size",),
@@ -62,6 +71,15 @@ _CHECKSUM = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32)
 _WORK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32)
 
 
+class BenchRegion(ctypes.Structure):
+    """struct bench_region."""
+
+    _fields_ = [("offset", ctypes.c_size_t), ("bytes", ctypes.c_size_t)]
+
+
+_REGIONS = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.POINTER(BenchRegion), ctypes.POINTER(BenchRegion))
+
+
 @dataclass
 class Benchmark:
     name: str
@@ -77,6 +95,20 @@ class BenchRun:
     checksum: int
     run_ns: list[int]  # each run() call, wall clock
     work: int  # units of work in one run()
+
+
+class Arena:
+    """A zeroed arena of ``nbytes``, alive as long as this object: anonymous memory, so
+    page-aligned (bench.h asks for 64 bytes) like the native runner's and the kernel's."""
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self._map = mmap.mmap(-1, max(nbytes, 1))
+        self._buffer = ctypes.c_char.from_buffer(self._map)
+        self.address = ctypes.addressof(self._buffer)
+
+    def bytes(self) -> bytes:
+        return self._map[:self.nbytes]
 
 
 def registry(rt: JitRuntime) -> list[Benchmark]:
@@ -105,18 +137,45 @@ def select(benchmarks: list[Benchmark], names: tuple[str, ...], module: str) -> 
     return [known[n] for n in names]
 
 
-def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int) -> BenchRun:
-    """setup, ``iterations`` timed run() calls, checksum."""
+def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int,
+                  after_setup: Callable[[Arena], None] | None = None) -> BenchRun:
+    """setup, ``after_setup(arena)`` if given, ``iterations`` timed run() calls, checksum."""
     d = bench.desc
-    nbytes = _MEM_BYTES(d.mem_bytes)(size)
-    buffer = ctypes.create_string_buffer(nbytes + ARENA_ALIGN)
-    arena = (ctypes.addressof(buffer) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1)
-    _SETUP(d.setup)(arena, size, seed)
+    arena = Arena(_MEM_BYTES(d.mem_bytes)(size))
+    _SETUP(d.setup)(arena.address, size, seed)
+    if after_setup:
+        after_setup(arena)
     run = _RUN(d.run)
     times = []
     for _ in range(iterations):
         start = time.perf_counter_ns()
-        run(arena, size)
+        run(arena.address, size)
         times.append(time.perf_counter_ns() - start)
-    checksum = _CHECKSUM(d.checksum)(arena, size)
+    checksum = _CHECKSUM(d.checksum)(arena.address, size)
     return BenchRun(checksum, times, _WORK(d.work)(size))
+
+
+def _regions(fn: int, size: int) -> tuple[int, int, int, int]:
+    regions = (BenchRegion * 2)()
+    _REGIONS(fn)(size, ctypes.byref(regions[0]), ctypes.byref(regions[1]))
+    return regions[0].offset, regions[0].bytes, regions[1].offset, regions[1].bytes
+
+
+def tuned_arena_mismatch(bench: Benchmark, tuned: dict[str, int], arena: Arena, size: int,
+                         seed: int) -> str | None:
+    """How the tuned variant's arena differs from ``arena``, just set up by the generic
+    setup(size, seed); None when it is the same. ``tuned``: the tuned mem_bytes, setup
+    and regions (their addresses by role)."""
+    nbytes = _MEM_BYTES(tuned["mem_bytes"])(size)
+    if nbytes != arena.nbytes:
+        return f"its tuned arena is {nbytes} bytes, the generic one {arena.nbytes}"
+    if bench.desc.regions and "regions" in tuned and \
+            _regions(bench.desc.regions, size) != _regions(tuned["regions"], size):
+        return "its tuned variant keeps its input or output elsewhere in the arena"
+    mine = Arena(nbytes)
+    _SETUP(tuned["setup"])(mine.address, size, seed)
+    generic, other = arena.bytes(), mine.bytes()
+    if generic != other:
+        first = next(i for i, (a, b) in enumerate(zip(generic, other, strict=True)) if a != b)
+        return f"its tuned setup() leaves other bytes in the arena (from offset {first})"
+    return None
