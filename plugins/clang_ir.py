@@ -37,7 +37,7 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
     clang = ctx.tools("clang")
     opts = target.options
     flags = _flags(target, ctx)
-    config_extra = {"cpu": {k: ctx.cpu_profile[k] for k in ("clang_flags", "tag")}} \
+    config_extra = {"cpu": {k: ctx.cpu_profile.get(k) for k in ("clang_flags", "tag", "mode")}} \
         if opts["variant"] == "tuned" else {}
     tasks, outputs = [], []
     for source in [*target.sources, *(i for i in inputs if i.endswith(".c"))]:
@@ -64,7 +64,15 @@ def _flags(target: Target, ctx: BuildContext) -> list[str]:
     flags += [f"-D{k}={int(v) if isinstance(v, bool) else v}" for k, v in sorted(opts["defines"].items())]
     flags += list(target.flags)
     if opts["variant"] == "tuned":
-        flags += [*ctx.cpu_profile["clang_flags"], "-DFLUID_VARIANT_SUFFIX=_tuned"]
+        flags += [*tuned_flags(opts["triple"], ctx.cpu_profile), "-DFLUID_VARIANT_SUFFIX=_tuned"]
     elif opts["variant"] == "generic":
         flags += ["-DFLUID_VARIANT_SUFFIX=_generic"]
     return flags
+
+
+def tuned_flags(triple: str, profile: dict) -> list[str]:
+    """The CPU profile's flags; a ``generic`` profile (an i686 baseline) means
+    the target's own baseline on x86-64, where clang rejects ``-march=i686``."""
+    if profile.get("mode") == "generic" and triple.startswith("x86_64"):
+        return ["-march=x86-64"]
+    return list(profile["clang_flags"])

@@ -153,10 +153,10 @@ def main() -> int:
                         "native runner's (doit native_x86_64)")
     p.add_argument("--out", type=Path, help="write the measurements as JSON")
     a = p.parse_args()
-    if not a.runner.exists():
-        print(f"bench_jit: no native runner at {a.runner}: build it with `doit native_x86_64`",
-              file=sys.stderr)
-        return 2
+    for path, task in ((a.runner, "native_x86_64"), (a.cpu_profile, "cpu_profile")):
+        if not path.exists():
+            print(f"bench_jit: no {path}: build it with `doit {task}`", file=sys.stderr)
+            return 2
     names = a.bench or list(SIZES)
     tuned_flags = json.loads(a.cpu_profile.read_text())["clang_flags"]
     rows = []

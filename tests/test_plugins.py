@@ -262,3 +262,12 @@ def test_cpu_profile_task_writes_profile(tree: Path) -> None:
     assert {"tag", "llvm_cpu", "llvm_features", "clang_flags", "feature_bits", "host"} <= set(profile)
     assert profile["host"]["caches"] and profile["host"]["cpuid_flags"]
     assert "CPU_CFLAGS :=" in (tree / "build/gen/auto_cpu_flags.mk").read_text()
+
+
+def test_clang_ir_tuned_under_generic_profile_uses_the_target_baseline() -> None:
+    base = {"triple": "x86_64-unknown-linux-gnu", "std": "c11", "opt": "O2", "include_dirs": [],
+            "defines": {}, "variant": "tuned"}
+    profile = {"mode": "generic", "clang_flags": ["-march=i686"], "tag": "generic"}
+    result = clang_ir.fluidbuild_target_tasks(target("clang_ir", ("a.c",), base), [], fake_ctx(profile))
+    argv = result.tasks[0].actions[0].argv
+    assert "-march=x86-64" in argv and "-march=i686" not in argv

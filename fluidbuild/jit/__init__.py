@@ -1,9 +1,20 @@
 """Fluid OS phase 1: a tiered, self-optimizing JIT for a Fluid module (user space, llvmlite).
 
-Tier 0 runs the whole module with every function behind a swappable slot
-and profiled (src/kernel/profile.c); a background optimizer recompiles hot
-functions at tier 2 (O3, the target CPU, value specialisation), swaps them
-in without stopping the workload, and reverts any that measure slower.
+Tier 0 runs the generic half of the module (every benchmark compiled for the
+x86-64 baseline) with every function behind a swappable slot and profiled
+(src/kernel/profile.c); a background optimizer recompiles hot functions at
+tier 2 for the target CPU, swaps them in without stopping the workload, and
+reverts any that measure slower; a kept version then gets a clone for the
+argument values it always receives, kept only if it measures faster.
+
+Tier 2 compiles a benchmark's descriptor function from the module's tuned
+half when it can (variants.py): the same source compiled by clang for the
+CPU profile, with the ``#if __AVX512F__``/``__SHA__`` paths no JIT can
+recover from generic IR. Before it may, a check on the live workload proves
+that the tuned variant lays the arena out as the generic one did
+(workload.tuned_arena_mismatch); otherwise tier 2 optimises the generic IR
+(O3, vectorised for the CPU). Object files are kept across runs
+(compiler.ObjectCache).
 
     from fluidbuild.jit import JitConfig, run_jit
     report = run_jit(JitConfig("build/fluid_module.bc", benchmarks=("matrix_mul",)))
@@ -18,7 +29,10 @@ checksum of raw float bits shows it, one of results quantised coarser than
 that rounding (as the project's benchmarks do) does not. The report marks
 such a benchmark ``fma`` instead of ``exact``; ``fp_contract=False``
 (``--no-fp-contract``) splits the fused operations at tier 2 and makes
-every tier bit-identical again.
+every tier bit-identical again, for generic code. Tuned code may also order
+floating-point work its own way (wider vectors, other tiles); the project's
+benchmarks make their checksums the same for every variant, and the run
+compares each one with tier 0's.
 """
 
 from fluidbuild.jit.config import JitConfig, TargetCpu

@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> JitConfig:
     p.add_argument("--seed", type=int, default=d.seed, metavar="N", help="input seed")
     p.add_argument("--no-specialize", action="store_true", help="no value specialisation")
     p.add_argument("--no-fp-contract", action="store_true",
-                   help="never fuse a*b+c into FMA at tier 2 (results equal tier 0 bit for bit)")
+                   help="never fuse a*b+c into FMA at tier 2 (generic code then gives tier 0's "
+                        "results bit for bit)")
     p.add_argument("--no-verify", action="store_true", help="skip the tier-0 checksum rerun")
     p.add_argument("--cache-dir", metavar="DIR", help="keep tier-2 object files here across runs "
                    "(default: jit/cache next to the module)")

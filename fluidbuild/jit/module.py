@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluidbuild.jit import irtext, variants
+from fluidbuild.jit import irtext
 from fluidbuild.jit.errors import JitError
+from fluidbuild.jit.variants import Variants
+from fluidbuild.jit.variants import find as find_variants
 
 JIT_ARCH = "x86_64"
 # The profiler runtime (src/kernel/profile.c) every instrumented module links.
@@ -72,7 +74,7 @@ class FluidModule:
     text: irtext.Module
     signatures: dict[str, Signature]  # by symbol token
     profile_capacity: int  # rows of fluid_prof_table
-    variants: variants.Variants  # the tuned half, which tier 0 leaves out
+    variants: Variants  # the tuned half, which tier 0 leaves out
 
 
 def _signature(fn) -> Signature:
@@ -132,5 +134,5 @@ def load_module(path: str | Path, need: tuple[str, ...] = ()) -> FluidModule:
         text=text,
         signatures=signatures,
         profile_capacity=mod.get_global_variable("fluid_prof_table").global_value_type.element_count,
-        variants=variants.find(text),
+        variants=find_variants(text),
     )

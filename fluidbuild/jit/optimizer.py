@@ -11,11 +11,12 @@ tier2, or reverted when the new version measured slower on the live
 workload, or failed when it did not compile (the slot is left alone).
 
 Specialisation is a second, measured step: once a general tier-2 version
-is kept, an argument that never changed (specialize.py) gets a clone for
-its value, compiled while the general version runs (specialising), swapped
-in and measured against that general version (measuring): kept if not
-slower, else the general version comes back. So does it when the clone's
-guard keeps missing. Either way the general version needs no recompiling.
+is kept and measured as long as a clone will be (policy.CLONE_VERDICT_MS),
+an argument that never changed (specialize.py) gets a clone for its value,
+compiled while the general version runs (specialising), swapped in and
+measured against that general version (measuring): kept if faster, else
+the general version comes back. So does it when the clone's guard keeps
+missing. Either way the general version needs no recompiling.
 
 A descriptor function admitted to tuned code (``tuned``: its counterpart in
 the module's tuned half, variants.py) is compiled from that counterpart.
@@ -35,7 +36,6 @@ from __future__ import annotations
 import ctypes
 import enum
 import itertools
-import math
 import queue
 import threading
 from collections.abc import Callable
@@ -45,6 +45,9 @@ from fluidbuild.jit import policy, specialize
 from fluidbuild.jit.compiler import CompileError, Tier2Code
 from fluidbuild.jit.instrument import Instrumented
 from fluidbuild.jit.profiler import Counters, Profiler
+
+# Ranks of the compile queue, first served first; the stop request comes last.
+TIER_UP, CLONE, STOP = 0, 1, 2
 
 
 class State(enum.Enum):
@@ -90,6 +93,8 @@ class Tracked:
     general_code: Tier2Code | None = None  # the kept general version, once specialising
     swap: Counters | None = None  # counters when the slot was written
     swap_tsc: int = 0
+    hot: Counters | None = None  # counters at the hot decision
+    running_tsc: int = 0  # entry of the tier-0 call still running at the swap, if none had ended
     latency_ms: float | None = None  # hot decision to the first call of the new code
     error: str | None = None
     events: list[Event] = field(default_factory=list)
@@ -113,9 +118,12 @@ class Optimizer:
         self._specialize = specialize_args
         self._interval = poll_ms / 1e3
         self._lock = threading.Lock()
-        # Compilations wait here, those of the current phase first (a slow
-        # one from an earlier benchmark must not hold up the running one).
-        self._jobs: queue.PriorityQueue[tuple[float, int, Tracked | None]] = queue.PriorityQueue()
+        # Compilations wait here: tier-ups before clones (a clone only refines
+        # code that already runs at tier 2), those of the current phase first (a
+        # slow one from an earlier benchmark must not hold up the running one),
+        # the largest share of the cycles first.
+        self._jobs: queue.PriorityQueue[tuple[tuple[int, int, float], int, Tracked | None]] = \
+            queue.PriorityQueue()
         self._serial = itertools.count()
         self._phase_index = 0
         self._stop = threading.Event()
@@ -175,7 +183,10 @@ class Optimizer:
         self._jobs.task_done()
 
     def _submit(self, t: Tracked | None) -> None:
-        rank = -self._phase_index if t is not None else math.inf  # the stop request comes last
+        if t is None:
+            rank = (STOP, 0, 0.0)
+        else:
+            rank = (CLONE if t.state is State.SPECIALISING else TIER_UP, -self._phase_index, -t.hot_share)
         self._jobs.put((rank, next(self._serial), t))
 
     # -- decisions -----------------------------------------------------------
@@ -202,10 +213,11 @@ class Optimizer:
                 elif t.state in (State.MEASURING, State.TIER2, State.SPECIALISING):
                     t.tier2 = self._measure(t, c, quiet, t.tier2)
                     if t.spec:
-                        self._check_guard(t, c, now)
+                        self._check_guard(t, c)
                     if t.state is State.MEASURING:
                         self._judge(t, c)
-                    elif t.state is State.TIER2 and self._specialize and t.tried is None:
+                    elif t.state is State.TIER2 and self._specialize and t.tried is None \
+                            and t.tier2.cycles >= self._profiler.ms_to_cycles(policy.CLONE_VERDICT_MS):
                         self._specialise(t, c, now)
 
     @staticmethod
@@ -250,7 +262,7 @@ class Optimizer:
     def _promote(self, t: Tracked, c: Counters, share: float, why: str, now: int) -> None:
         if not t.tier0.calls:  # never measured in a quiet interval: all calls so far
             t.tier0 = policy.Window(c.calls, c.cycles)
-        t.state, t.hot_tsc, t.hot_share, t.phase = State.COMPILING, now, share, self._phase
+        t.hot, t.state, t.hot_tsc, t.hot_share, t.phase = c, State.COMPILING, now, share, self._phase
         code = "tuned" if t.tuned else "generic"
         self._event(t, "hot", f"{why} -> tier 2 ({code} code)", now)
         if t.tuned:
@@ -281,7 +293,7 @@ class Optimizer:
         t.spec_result = result
         self._event(t, kind, detail)
 
-    def _check_guard(self, t: Tracked, c: Counters, now: int) -> None:
+    def _check_guard(self, t: Tracked, c: Counters) -> None:
         """A clone whose guard keeps missing gives way to the general version."""
         misses = c.guard_misses - t.swap.guard_misses
         if misses >= self._t.hot_calls:
@@ -310,6 +322,12 @@ class Optimizer:
             self._compiling, self._compile_epoch = False, self._compile_epoch + 1
             t.swap_tsc = self._profiler.now()
             self._write_slot(t, code.address)
+            before = self._profiler.snapshot(t.fn.id + 1)[t.fn.id]
+            if not t.tier0.calls:  # it went hot inside its first call
+                if before.calls:  # tier-0 calls that ended while it compiled
+                    t.tier0 = policy.Window(before.calls - t.hot.calls, before.cycles - t.hot.cycles)
+                else:
+                    t.running_tsc = before.first_tsc
             self._profiler.rearm_first_call(t.fn.id)
             if spec is not None:
                 t.general_code, t.general = t.code, t.tier2
@@ -327,10 +345,10 @@ class Optimizer:
             t.latency_ms = self._profiler.ms(c.first_tsc) - self._profiler.ms(t.hot_tsc)
         if t.last is not None and t.last.calls <= t.swap.calls:
             t.last = None  # still the swap-time call: measure from the next poll
-        elif t.last is not None and not t.tier0.calls:
-            # It went hot inside its first call: the calls running at the swap, which
-            # entered the old code, are its tier-0 measurement.
-            t.tier0 = policy.Window(t.last.calls - t.swap.calls, t.last.cycles - t.swap.cycles)
+        elif t.last is not None and not t.tier0.calls and t.running_tsc and c.first_tsc > t.running_tsc:
+            # It went hot inside its first call, which ran tier 0 to its end: from its entry
+            # to the next entry, the first into the new code, is its tier-0 measurement.
+            t.tier0 = policy.Window(1, c.first_tsc - t.running_tsc)
         window = t.tier2
         verdict_ms = policy.CLONE_VERDICT_MS if t.spec else policy.MIN_VERDICT_MS
         if window.calls < self._t.verify_calls or window.cycles < self._profiler.ms_to_cycles(verdict_ms):

@@ -49,7 +49,7 @@ def admit_tuned(rt: JitRuntime, bench: Benchmark, arena: Arena, size: int, seed:
             why = tuned_arena_mismatch(bench, probe, arena, size, seed)
     ms = (time.perf_counter() - start) * 1e3
     if why is None:
-        rt.admit_tuned(bench.name)
+        rt.use_tuned(bench.name)
         rt.optimizer.note(bench.name, "tuned", f"same arena as the generic variant ({ms:.1f} ms): "
                           "tier 2 compiles its tuned code")
         return "tuned"

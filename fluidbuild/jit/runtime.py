@@ -108,7 +108,7 @@ class JitRuntime:
         return {role: loaded.addresses[irtext.symbol_name(irtext.derived(generic, PROBE_SUFFIX))]
                 for role, (generic, _) in roles.items()}
 
-    def admit_tuned(self, bench: str) -> None:
+    def use_tuned(self, bench: str) -> None:
         """Let every descriptor function of ``bench`` go to tier 2 as its tuned counterpart."""
         by_token = {t.fn.token: t for t in self.optimizer.tracked}
         for role, (generic, tuned) in self.tuned_roles(bench).items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 
 from fluidbuild.jit import irtext, variants
 from fluidbuild.jit.config import TargetCpu
@@ -83,8 +84,9 @@ def obstacle(mod: FluidModule, source: str, cpu: TargetCpu) -> str | None:
     return None
 
 
-def _copy(fn: irtext.Function, head: str, edit) -> str:
-    return irtext.Function(fn.name, head, fn.params, irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body)).text()
+def _copy(fn: irtext.Function, name: str, head: str, edit: Callable[[list[str]], list[str]]) -> str:
+    """``fn`` as ``@name`` with another head, no comdat, its body passed through ``edit``."""
+    return irtext.Function(name, head, fn.params, irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body)).text()
 
 
 def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract: bool,
@@ -108,13 +110,11 @@ def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract
             head = irtext.set_linkage(fn.head, "internal")
         else:
             head = irtext.set_linkage(fn.head, "available_externally").replace(" dso_local ", " ")
-        functions.append(_copy(fn, head, edit))
+        functions.append(_copy(fn, ref, head, edit))
         refs |= fn.refs()
     for entry, source in entries.items():
         fn = text.functions[source]
-        own = irtext.Function(entry, irtext.set_linkage(fn.head, linkage), fn.params,
-                              irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body))
-        functions.append(own.text())
+        functions.append(_copy(fn, entry, irtext.set_linkage(fn.head, linkage), edit))
         refs |= fn.refs()
     functions += extra
     shown = variants.closure(text, {r for r in refs if r in text.globals}, set(text.globals))

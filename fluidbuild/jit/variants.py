@@ -17,8 +17,8 @@ arguments removed or constants folded in differently by each variant.
 
 Whether a tuned function may take over a generic workload is a property of
 the benchmark's arena, which bench.h leaves to each variant (fft_1d lays
-out its twiddle tables for its vector width): see JitRuntime.admit_tuned,
-which measures it before the first run.
+out its twiddle tables for its vector width): runner.admit_tuned checks it
+on the live workload before the first run().
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ class Variants:
     def counterparts(self) -> dict[str, str]:
         """Generic function token -> its tuned counterpart."""
         return {g: t for roles in self.benchmarks.values() for g, t in roles.values()}
-
-
-NONE = Variants(frozenset(), {})
 
 
 def _descriptor_functions(line: str) -> dict[str, str]:
