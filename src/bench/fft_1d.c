@@ -22,7 +22,14 @@
  * of Y: the same on every target, whatever its FMA use or x87 precision.
  *
  * Arena: input (n complex), output (n complex), two split work buffers
- * (2n doubles each), then the twiddle tables of every radix-4 stage. */
+ * (2n doubles each), then the twiddle tables of every radix-4 stage. The
+ * layout and contents do not depend on VL: tables are expanded for the
+ * widest variant's lanes (FFT_TW_LANES), and narrower builds read one
+ * entry per group from them, so any variant's run() works on an arena that
+ * any other variant's setup() prepared. setup() computes the input with
+ * scalar stages that are never fused into FMAs, so its bits are the same on
+ * every SSE2 or AVX target (x87's extended precision may round them
+ * differently), and it clears the work buffers it used. */
 #include "bench.h"
 #include "bench_util.h"
 #include "klib.h"
@@ -45,6 +52,11 @@ typedef double fft_vec4 __attribute__((vector_size(4 * FFT_VL * sizeof(double)))
 #else
 typedef double fft_vec;
 #endif
+
+/* Lanes the twiddle tables are expanded for: the widest FFT_VL of any
+ * build, whatever this build's own width. */
+#define FFT_TW_LANES 8
+_Static_assert(FFT_VL <= FFT_TW_LANES, "twiddle tables too narrow for FFT_VL");
 
 #define FFT_MIN_POINTS 64u /* the widest variant needs n / 4 >= 2 * VL */
 #define FFT_SPECTRUM_RANGE 1024
@@ -82,11 +94,16 @@ static uint32_t fft_log2(uint32_t n)
 }
 
 /* Radix-4 stage t has stride s = 4^t and n / (4s) distinct twiddles. A
- * stage with s < VL stores expanded SoA tables (3 twiddles x re/im x n/4
- * points), wider ones FFT_TW_WIDE doubles per distinct twiddle. */
+ * stage with s < FFT_TW_LANES stores expanded SoA tables (3 twiddles x
+ * re/im x n/4 points), wider ones FFT_TW_WIDE doubles per distinct twiddle. */
+static int fft_table_expanded(uint32_t s)
+{
+    return s < FFT_TW_LANES;
+}
+
 static size_t fft_table_doubles(uint32_t n, uint32_t s)
 {
-    return s < FFT_VL ? (size_t)6 * (n / 4) : (size_t)FFT_TW_WIDE * (n / (4 * s));
+    return fft_table_expanded(s) ? (size_t)6 * (n / 4) : (size_t)FFT_TW_WIDE * (n / (4 * s));
 }
 
 struct fft_layout {
@@ -171,7 +188,7 @@ static void fft_build_tables(double *tab, uint32_t n)
 {
     for (uint32_t s = 1; 4 * s <= n; s *= 4) {
         uint32_t quarter = n / 4;
-        if (s < FFT_VL) {
+        if (fft_table_expanded(s)) {
             /* Expanded: entry i of the point stream uses twiddle p = i / s. */
             for (uint32_t i = 0; i < quarter; i++)
                 for (uint32_t k = 1; k <= 3; k++)
@@ -242,17 +259,22 @@ static inline void fft_load4(const double *re, const double *im, uint32_t i, uin
 /* --- stages ------------------------------------------------------------- */
 
 /* Stride s >= VL: for twiddle p, points q .. q+VL-1 of the group go to
- * y[q + s(4p + k)], contiguous. */
+ * y[q + s(4p + k)], contiguous. Twiddle k of group p is read at
+ * tab + p * group_step + 2k * part_step, its imaginary part part_step
+ * further: (s, n/4) for an expanded table, whose entry p * s is the
+ * group's first lane, and (FFT_TW_WIDE, 1) for a wide one. */
 static void fft_stage_wide(const double *xr, const double *xi, double *yr, double *yi,
                            const double *tab, uint32_t n, uint32_t s)
 {
     uint32_t quarter = n / 4;
+    size_t group_step = fft_table_expanded(s) ? s : FFT_TW_WIDE;
+    size_t part_step = fft_table_expanded(s) ? quarter : 1;
     for (uint32_t p = 0; p < quarter / s; p++) {
-        const double *t = tab + FFT_TW_WIDE * p;
+        const double *t = tab + group_step * p;
         struct fft_cvec w[3];
         for (int k = 0; k < 3; k++) {
-            w[k].re = fft_splat(t[2 * k]);
-            w[k].im = fft_splat(t[2 * k + 1]);
+            w[k].re = fft_splat(t[2 * k * part_step]);
+            w[k].im = fft_splat(t[(2 * k + 1) * part_step]);
         }
         for (uint32_t q = 0; q < s; q += FFT_VL) {
             struct fft_cvec v[4];
@@ -399,16 +421,57 @@ static void fft_stage_radix2(const double *xr, const double *xi, double *yr, dou
     }
 }
 
-/* in (interleaved) -> out (interleaved), through the work buffers. */
-static void fft_transform(const struct fft_layout *l, const double *in, double *out, uint32_t n)
+/* The radix-4 stage for setup(): scalar, with contraction off so the
+ * compiler never fuses a multiply and an add, whatever the target. IEEE
+ * double adds and multiplies then round alike on every SSE2 or AVX target,
+ * and setup() leaves the same input bits on each. */
+static void fft_stage_exact(const double *xr, const double *xi, double *yr, double *yi,
+                            const double *tab, uint32_t n, uint32_t s)
+{
+#pragma clang fp contract(off)
+    uint32_t quarter = n / 4;
+    size_t group_step = fft_table_expanded(s) ? s : FFT_TW_WIDE;
+    size_t part_step = fft_table_expanded(s) ? quarter : 1;
+    for (uint32_t p = 0; p < quarter / s; p++) {
+        const double *t = tab + group_step * p;
+        for (uint32_t q = 0; q < s; q++) {
+            size_t i = (size_t)p * s + q;
+            double ar = xr[i], ai = xi[i];
+            double br = xr[i + quarter], bi = xi[i + quarter];
+            double cr = xr[i + 2 * quarter], ci = xi[i + 2 * quarter];
+            double dr = xr[i + 3 * quarter], di = xi[i + 3 * quarter];
+            double apc_r = ar + cr, apc_i = ai + ci, amc_r = ar - cr, amc_i = ai - ci;
+            double bpd_r = br + dr, bpd_i = bi + di, bmd_r = br - dr, bmd_i = bi - di;
+            /* Outputs 1..3 before their twiddles, as in fft_radix4. */
+            double tr[3] = {amc_r + bmd_i, apc_r - bpd_r, amc_r - bmd_i};
+            double ti[3] = {amc_i - bmd_r, apc_i - bpd_i, amc_i + bmd_r};
+            size_t o = q + (size_t)s * 4 * p;
+            yr[o] = apc_r + bpd_r;
+            yi[o] = apc_i + bpd_i;
+            for (uint32_t k = 0; k < 3; k++) {
+                double wr = t[2 * k * part_step], wi = t[(2 * k + 1) * part_step];
+                o += s;
+                yr[o] = tr[k] * wr - ti[k] * wi;
+                yi[o] = tr[k] * wi + ti[k] * wr;
+            }
+        }
+    }
+}
+
+/* in (interleaved) -> out (interleaved), through the work buffers; with
+ * `exact`, by the unfused scalar stages (setup's transform). */
+static void fft_transform(const struct fft_layout *l, const double *in, double *out, uint32_t n,
+                          int exact)
 {
     int cur = 0;
     const double *tab = l->tables;
     fft_split(in, l->work[0], l->work[0] + n, n);
     for (uint32_t s = 1; 4 * s <= n; s *= 4) {
         double *x = l->work[cur], *y = l->work[cur ^ 1];
+        if (exact)
+            fft_stage_exact(x, x + n, y, y + n, tab, n, s);
 #if FFT_VL > 1
-        if (s == 1)
+        else if (s == 1)
             fft_stage_first(x, x + n, y, y + n, tab, n);
 #if FFT_VL == 8
         else if (s == 4)
@@ -442,18 +505,20 @@ static void fft_setup(void *arena, uint32_t size, uint32_t seed)
         double v = bench_rng_range(&rng, -FFT_SPECTRUM_RANGE, FFT_SPECTRUM_RANGE);
         l.input[i] = (i & 1) ? -v : v;
     }
-    fft_transform(&l, l.input, l.output, n);
+    fft_transform(&l, l.input, l.output, n, 1);
     double scale = 1.0 / (double)n;
     for (uint32_t i = 0; i < 2 * n; i++)
         l.input[i] = ((i & 1) ? -l.output[i] : l.output[i]) * scale;
     memset(l.output, 0, (size_t)n * FFT_COMPLEX_BYTES);
+    /* What the transform left in the work buffers depends on the build. */
+    memset(l.work[0], 0, 2 * fft_buffer_bytes(n));
 }
 
 static void fft_run(void *arena, uint32_t size)
 {
     uint32_t n = fft_points(size);
     struct fft_layout l = fft_layout(arena, n);
-    fft_transform(&l, l.input, l.output, n);
+    fft_transform(&l, l.input, l.output, n, 0);
 }
 
 static uint64_t fft_checksum(const void *arena, uint32_t size)
