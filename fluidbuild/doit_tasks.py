@@ -79,10 +79,10 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     ctx = BuildContext(root=root, build_dir=manifest.build_dir, manifest=manifest,
                        cpu_profile=profile, tools=toolbox,
                        plugin_versions={n: i.version for n, i in plugins.info.items()},
-                       qemu_command=lambda run, image: plugins.qemu_command(
-                           run, image, toolbox(run.binary), debug=False))
+                       qemu_command=lambda run, image, debug=False: plugins.qemu_command(
+                           run, image, toolbox(run.binary), debug))
     graph = build(manifest, plugins, ctx)
-    graph.tasks.extend(_core_tasks(manifest, plugins, toolbox, graph, variables))
+    graph.tasks.extend(_core_tasks(manifest, plugins, ctx, graph, variables))
     toolbox.save()
     explain = variables.get("explain", os.environ.get("FLUIDBUILD_EXPLAIN", "")) not in ("", "0")
     docs = {name: t.doc for name, t in manifest.targets.items()}
@@ -94,10 +94,10 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     return {"DOIT_CONFIG": doit_config(manifest.build_dir), "task_fluidbuild": task_fluidbuild}
 
 
-def _core_tasks(manifest: Manifest, plugins: Plugins, toolbox: Toolbox, graph: Graph,
+def _core_tasks(manifest: Manifest, plugins: Plugins, ctx: BuildContext, graph: Graph,
                 variables: dict[str, str]) -> list[TaskSpec]:
     profile_name = variables.get("profile", "default")
-    boot = {"manifest": manifest, "plugins": plugins, "toolbox": toolbox, "image": graph.image,
+    boot = {"manifest": manifest, "qemu_command": ctx.qemu_command, "image": graph.image,
             "profile_name": profile_name}
     return [
         TaskSpec("run", f"build, then boot {graph.image} in QEMU (profile=NAME, default 'default')",

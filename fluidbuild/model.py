@@ -145,8 +145,9 @@ class BuildContext:
     cpu_profile: dict[str, Any]
     tools: Callable[[str], Tool]  # resolve a tool by logical name (raises ToolMissing)
     plugin_versions: dict[str, str]
-    # The emulator argv for a run profile and image, from the profile's plugin.
-    qemu_command: Callable[[RunProfile, str], list[str]] = field(default=lambda profile, image: [])
+    # The emulator argv for a run profile and image (debug=True: logging and a
+    # GDB stub), from the profile's plugin; resolves the emulator when called.
+    qemu_command: Callable[..., list[str]] = field(default=lambda profile, image, debug=False: [])
 
     def out(self, *parts: str) -> str:
         """A project-relative path under the build directory."""

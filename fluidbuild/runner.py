@@ -15,13 +15,12 @@ import selectors
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest, RunProfile
-from fluidbuild.plugin import Plugins
-from fluidbuild.toolchain import Toolbox
 
 # QEMU exits with (value << 1) | 1 for a value written to isa-debug-exit.
 EXIT_OK = 0x00
@@ -119,12 +118,11 @@ def boot(argv: list[str], timeout_s: float, echo: bool = False,
     return BootResult(None if timed_out else status, serial, time.monotonic() - start, argv)
 
 
-def run_task(manifest: Manifest, plugins: Plugins, toolbox: Toolbox, image: str,
+def run_task(manifest: Manifest, qemu_command: Callable[..., list[str]], image: str,
              profile_name: str, debug: bool) -> None:
     """The ``run`` and ``debug`` tasks: boot, stream the console, judge the result."""
     profile = _profile(manifest, profile_name)
-    qemu = toolbox(profile.binary)
-    argv = plugins.qemu_command(profile, image, qemu, debug)
+    argv = qemu_command(profile, image, debug=debug)
     print(f"fluidbuild: booting {image} ({profile.name}: {' '.join(argv[1:])})", flush=True)
     result = boot(argv, profile.timeout_s, echo=True, log_path=profile.serial_log)
     if not result.ok:
