@@ -236,10 +236,12 @@ def test_a_slower_clone_gives_way_to_the_general_version(modules):
 def test_a_slower_tier2_version_is_reverted(modules):
     # Tier 0 gets the best code generator, tier 2 the unoptimised one: on the
     # (SSE2-vectorised) loop of weighted() the new version measures ~1.6x slower.
-    n = 100_000
+    # Thirty tier-0 calls and forty tier-2 calls keep one preempted call from
+    # deciding the verdict.
+    n = 20_000  # cache-resident: code quality, not memory bandwidth, sets the time
     data = (U32 * n)(*range(n))
-    with jit(modules["funcs"], hot_calls=2, hot_share=0.0, specialize=False, tier0_opt=3,
-             tier2_opt=0, verify_calls=3) as rt:
+    with jit(modules["funcs"], hot_calls=30, hot_share=0.0, specialize=False, tier0_opt=3,
+             tier2_opt=0, verify_calls=40) as rt:
         weighted = rt.function("weighted", U64, ctypes.c_void_p, U32)
         t = rt.tracked("weighted")
         expect = weighted(data, n)
