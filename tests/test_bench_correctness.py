@@ -135,3 +135,14 @@ def test_runner_rejects_wrong_input_size(runners: dict[str, Path], tmp_path: Pat
     proc = subprocess.run([str(runners["x86_64"]), "sha256_stream", "tuned", "3", "1",
                            "--input-file", str(message_file)], capture_output=True, text=True, check=False)
     assert proc.returncode != 0 and "input file" in proc.stderr
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_runner_times_every_run(runners: dict[str, Path], arch: str) -> None:
+    """min_ns <= median_ns, and the median of an odd count of runs is one of them: no more
+    than half the runs are faster, so the sum of the runs is at least half the count times it."""
+    for iterations in (1, 2, 7):
+        r = native.run(runners[arch], "matrix_mul", "generic", 64, iterations)
+        assert 0 < r["min_ns"] <= r["median_ns"] <= r["ns"]
+        slower_half = iterations - iterations // 2
+        assert r["ns"] >= slower_half * r["median_ns"] + (iterations // 2) * r["min_ns"]

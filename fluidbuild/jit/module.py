@@ -20,7 +20,8 @@ from fluidbuild.jit.variants import find as find_variants
 JIT_ARCH = "x86_64"
 # The profiler runtime (src/kernel/profile.c) every instrumented module links.
 PROFILER_SYMBOLS = ("fluid_prof_enter", "fluid_prof_exit", "fluid_prof_value", "fluid_prof_guard_miss",
-                    "fluid_prof_now", "fluid_prof_table", "fluid_prof_record_size")
+                    "fluid_prof_now", "fluid_prof_time_runs", "fluid_prof_table",
+                    "fluid_prof_record_size")
 PROFILER_PREFIX = "fluid_prof_"
 # Memory intrinsics LLVM may lower to calls of the C function of that name.
 LIBCALL_INTRINSICS = {"llvm.memcpy.": "memcpy", "llvm.memmove.": "memmove", "llvm.memset.": "memset"}

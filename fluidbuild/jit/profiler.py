@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fluidbuild.jit.errors import JitError
@@ -51,13 +52,23 @@ class Counters:
                    tuple((a.seen, a.value, a.changes) for a in rec.args))
 
 
+_NOW = ctypes.CFUNCTYPE(ctypes.c_uint64)
+_TIME_RUNS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
+                              ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64))
+
+
 class Profiler:
-    def __init__(self, table: int, capacity: int, record_size: int, now: int) -> None:
+    """The profiler runtime of a loaded module; ``addresses`` has its symbols
+    (module.PROFILER_SYMBOLS), ``capacity`` the rows of its table."""
+
+    def __init__(self, addresses: Mapping[str, int], capacity: int) -> None:
+        record_size = ctypes.c_uint32.from_address(addresses["fluid_prof_record_size"]).value
         if record_size != ctypes.sizeof(FnRecord):
             raise JitError(f"profiler record is {record_size} bytes in the module but "
                            f"{ctypes.sizeof(FnRecord)} here: profile.h and profiler.py disagree")
-        self._table = (FnRecord * capacity).from_address(table)
-        self.now = ctypes.CFUNCTYPE(ctypes.c_uint64)(now)
+        self._table = (FnRecord * capacity).from_address(addresses["fluid_prof_table"])
+        self.now = _NOW(addresses["fluid_prof_now"])
+        self._time_runs = _TIME_RUNS(addresses["fluid_prof_time_runs"])
         self.tsc_hz = self._calibrate()
         self.origin_tsc = self.now()
 
@@ -76,6 +87,14 @@ class Profiler:
     def rearm_first_call(self, fid: int) -> None:
         """Make the next entry into ``fid`` record its time stamp again."""
         self._table[fid].first_tsc = 0
+
+    def time_runs(self, run: int, arena: int, size: int, count: int) -> list[int]:
+        """Call the run() at address ``run`` on ``arena`` ``count`` times from the module's
+        C loop (fluid_prof_time_runs); each call's nanoseconds. Python's lock is released
+        meanwhile, so the optimizer keeps working while the workload runs."""
+        ticks = (ctypes.c_uint64 * count)()
+        self._time_runs(run, arena, size, count, ticks)
+        return [round(t * 1e9 / self.tsc_hz) for t in ticks]
 
     def ms(self, tsc: int) -> float:
         """Milliseconds from the profiler's start to time stamp ``tsc``."""

@@ -53,10 +53,7 @@ class JitRuntime:
             self.addresses = self.compiler.tier0(self.tier0.text, self.module.triple, exports)
         except CompileError as exc:
             raise JitError(f"{config.module}: tier-0 compilation failed: {exc}") from None
-        self.profiler = Profiler(
-            self.addresses["fluid_prof_table"], self.module.profile_capacity,
-            ctypes.c_uint32.from_address(self.addresses["fluid_prof_record_size"]).value,
-            self.addresses["fluid_prof_now"])
+        self.profiler = Profiler(self.addresses, self.module.profile_capacity)
         tracked = [Tracked(fn, fn.name, self.addresses[fn.slot], self.addresses[fn.body])
                    for fn in self.tier0.functions] if config.profile else []
         self._link_units(tracked)

@@ -4,10 +4,10 @@ Mirrors the structures of src/bench/bench.h; the driver owns the arena, as
 bench.h asks: mem_bytes(size), a 64-byte aligned arena, setup(), run() as
 many times as asked, checksum().
 
-bench.h leaves the arena's layout to each variant of a benchmark: fft_1d's
-tuned variant lays out its twiddle tables for its own vector width. So
-before its tuned run() may take over a workload set up by the generic
-setup(), ``tuned_arena_mismatch`` checks, on the live size and seed, that
+bench.h leaves the arena's layout to each variant of a benchmark (a tuned
+variant may lay out tables for its own vector width). So before its tuned
+run() may take over a workload set up by the generic setup(),
+``tuned_arena_mismatch`` checks, on the live size and seed, that
 the tuned variant asks for the same arena, places its input and output at
 the same offsets and leaves the same bytes after setup(): from then on the
 tuned run() sees exactly the arena its own setup() would have made.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,7 +65,6 @@ class BenchEntry(ctypes.Structure):
 
 _MEM_BYTES = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_uint32)
 _SETUP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
-_RUN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
 _CHECKSUM = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32)
 _WORK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32)
 
@@ -88,6 +86,7 @@ class Benchmark:
     iterations: int
     desc: BenchDesc
     roles: dict[int, str]  # thunk address -> descriptor field ("run", ...)
+    time_runs: Callable[[int, int, int, int], list[int]]  # Profiler.time_runs of its module
 
 
 @dataclass
@@ -122,7 +121,7 @@ def registry(rt: JitRuntime) -> list[Benchmark]:
         desc = entry.generic.contents
         roles = {getattr(desc, role): role for role in ROLES if getattr(desc, role)}
         out.append(Benchmark(entry.name.decode(), desc.unit.decode(), entry.size or desc.default_size,
-                             entry.iterations, desc, roles))
+                             entry.iterations, desc, roles, rt.profiler.time_runs))
     return out
 
 
@@ -139,18 +138,14 @@ def select(benchmarks: list[Benchmark], names: tuple[str, ...], module: str) -> 
 
 def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int,
                   after_setup: Callable[[Arena], None] | None = None) -> BenchRun:
-    """setup, ``after_setup(arena)`` if given, ``iterations`` timed run() calls, checksum."""
+    """setup, ``after_setup(arena)`` if given, ``iterations`` run() calls timed one by one
+    in the module's own loop, checksum."""
     d = bench.desc
     arena = Arena(_MEM_BYTES(d.mem_bytes)(size))
     _SETUP(d.setup)(arena.address, size, seed)
     if after_setup:
         after_setup(arena)
-    run = _RUN(d.run)
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter_ns()
-        run(arena.address, size)
-        times.append(time.perf_counter_ns() - start)
+    times = bench.time_runs(d.run, arena.address, size, iterations)
     checksum = _CHECKSUM(d.checksum)(arena.address, size)
     return BenchRun(checksum, times, _WORK(d.work)(size))
 

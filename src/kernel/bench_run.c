@@ -13,6 +13,7 @@
 #include "kprintf.h"
 #include "mem.h"
 #include "pmu.h"
+#include "profile.h"
 #include "timer.h"
 
 #define ARENA_ALIGN 64 /* bench.h: arenas are 64-byte aligned */
@@ -35,16 +36,11 @@ static void measure(const struct bench_desc *d, uint32_t size,
 {
     void *arena = kmalloc_aligned(d->mem_bytes(size), ARENA_ALIGN);
     struct pmu_counts before, after;
-    uint64_t start;
-    uint32_t i;
 
     d->setup(arena, size, BENCH_DEFAULT_SEED);
     d->run(arena, size);
     pmu_read(&before);
-    start = rdtsc();
-    for (i = 0; i < iterations; i++)
-        d->run(arena, size);
-    r->cycles = rdtsc() - start;
+    r->cycles = fluid_prof_time_runs(d->run, arena, size, iterations, 0);
     pmu_read(&after);
     r->pmu.instructions = after.instructions - before.instructions;
     r->pmu.cycles = after.cycles - before.cycles;

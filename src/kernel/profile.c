@@ -1,7 +1,8 @@
 /* Profiler runtime (see profile.h). Portable C for i386 and x86-64: it only
  * adds, subtracts and compares 64-bit values, so on i386 it needs none of
- * the 64-bit division helpers, and it never calls another function, so an
- * instrumented memset or memcpy can never re-enter it. */
+ * the 64-bit division helpers, and its profiling entry points never call
+ * another function, so an instrumented memset or memcpy can never re-enter
+ * them. */
 #include "profile.h"
 
 struct fluid_prof_fn fluid_prof_table[FLUID_PROF_MAX_FUNCS];
@@ -101,4 +102,20 @@ void fluid_prof_guard_miss(uint32_t id)
 {
     if (id < FLUID_PROF_MAX_FUNCS)
         fluid_prof_table[id].guard_misses++;
+}
+
+uint64_t fluid_prof_time_runs(fluid_prof_run_fn run, void *arena, uint32_t size, uint32_t count,
+                              uint64_t *ticks)
+{
+    uint64_t first = fluid_prof_rdtsc(), start = first, end;
+    uint32_t i;
+
+    for (i = 0; i < count; i++) {
+        run(arena, size);
+        end = fluid_prof_rdtsc();
+        if (ticks)
+            ticks[i] = end - start;
+        start = end;
+    }
+    return start - first;
 }

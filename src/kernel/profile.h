@@ -73,4 +73,16 @@ void fluid_prof_value(uint32_t id, uint32_t arg, uint64_t value);
  * fell back to its general code. */
 void fluid_prof_guard_miss(uint32_t id);
 
+/* A benchmark's run() (bench.h). */
+typedef void (*fluid_prof_run_fn)(void *arena, uint32_t size);
+
+/* Calls run(arena, size) `count` times back to back and returns the TSC
+ * cycles of all calls; with `ticks`, each call's cycles also go to
+ * ticks[i]. The kernel times its benchmarks with it and the JIT its
+ * workload, so the loop around run() is the same compiled C in both (a
+ * loop in the JIT's Python would add a foreign call, about a microsecond,
+ * to every measured run()). */
+uint64_t fluid_prof_time_runs(fluid_prof_run_fn run, void *arena, uint32_t size, uint32_t count,
+                              uint64_t *ticks);
+
 #endif

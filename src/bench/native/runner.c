@@ -6,11 +6,12 @@
  * `iterations` timed run() calls, writes the --dump-file (regionio.h), and
  * prints
  *   FLUID-BENCH {"name":..,"variant":..,"arch":..,"size":..,"iterations":..,
- *                "cycles":..,"ns":..,"min_ns":..,"work":..,"unit":..,
- *                "throughput":..,"checksum":"0x..."}
+ *                "cycles":..,"ns":..,"min_ns":..,"median_ns":..,"work":..,
+ *                "unit":..,"throughput":..,"checksum":"0x..."}
  * As in the kernel's lines, cycles (TSC ticks), ns and work cover all timed
- * iterations together; min_ns is the fastest single run() and throughput is
- * work per second. A size or iteration count of "-" takes the registry's
+ * iterations together; min_ns is the fastest single run(), median_ns the
+ * median one (of the first RUNNER_SAMPLES runs) and throughput is work per
+ * second. A size or iteration count of "-" takes the registry's
  * value (for the size: the benchmark's default_size if the registry has 0). */
 #include "bench.h"
 #include "klib.h"
@@ -32,6 +33,10 @@
 #define RUNNER_ARCH "i386"
 #endif
 
+/* Single run() times kept for the median: the first 2^20 (4 MiB of BSS,
+ * untouched until used). */
+#define RUNNER_SAMPLES (1u << 20)
+
 /* Size or iteration count "-": the registry's value. */
 #define FROM_REGISTRY 0xffffffffu
 
@@ -49,7 +54,10 @@ struct timing {
     uint64_t cycles;
     uint64_t ns;
     uint64_t min_ns;
+    uint64_t median_ns;
 };
+
+static uint32_t samples[RUNNER_SAMPLES];
 
 static void say(const char *msg)
 {
@@ -108,10 +116,40 @@ static const struct bench_entry *find_entry(const char *name)
     return 0;
 }
 
+/* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v). */
+static uint32_t select_kth(uint32_t *v, uint32_t n, uint32_t k)
+{
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        uint32_t pivot = v[lo + (hi - lo) / 2], i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                uint32_t swap = v[i];
+                v[i++] = v[j];
+                v[j] = swap;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[k];
+}
+
 static struct timing time_runs(const struct bench_desc *desc, void *arena, uint32_t size,
                                uint32_t iterations)
 {
-    struct timing t = {0, 0, ~(uint64_t)0};
+    struct timing t = {0, 0, ~(uint64_t)0, 0};
     desc->run(arena, size); /* warm caches and page in the arena */
     for (uint32_t i = 0; i < iterations; i++) {
         uint64_t ns0 = sys_monotonic_ns();
@@ -123,9 +161,15 @@ static struct timing time_runs(const struct bench_desc *desc, void *arena, uint3
         t.ns += ns;
         if (ns < t.min_ns)
             t.min_ns = ns;
+        if (i < RUNNER_SAMPLES)
+            samples[i] = ns > 0xffffffffu ? 0xffffffffu : (uint32_t)ns;
     }
-    if (iterations == 0)
+    if (iterations == 0) {
         t.min_ns = 0;
+    } else {
+        uint32_t kept = iterations < RUNNER_SAMPLES ? iterations : RUNNER_SAMPLES;
+        t.median_ns = select_kth(samples, kept, kept / 2);
+    }
     return t;
 }
 
@@ -169,6 +213,7 @@ static void report(const struct options *opt, const struct bench_desc *desc,
     key_u64(&line, "cycles", t->cycles);
     key_u64(&line, "ns", t->ns);
     key_u64(&line, "min_ns", t->min_ns);
+    key_u64(&line, "median_ns", t->median_ns);
     key_u64(&line, "work", work);
     key_str(&line, "unit", desc->unit);
     key(&line, "throughput", 0);
