@@ -33,9 +33,10 @@
 #define RUNNER_ARCH "i386"
 #endif
 
-/* Single run() times kept for the median: the first 2^20 (4 MiB of BSS,
- * untouched until used). */
+/* Single run() times (TSC cycles) kept for the median: the first 2^20
+ * (4 MiB of BSS, untouched until used). */
 #define RUNNER_SAMPLES (1u << 20)
+#define RUNNER_CALIBRATION_NS 10000000u /* 10 ms: a 0.01 % rate estimate */
 
 /* Size or iteration count "-": the registry's value. */
 #define FROM_REGISTRY 0xffffffffu
@@ -146,29 +147,44 @@ static uint32_t select_kth(uint32_t *v, uint32_t n, uint32_t k)
     return v[k];
 }
 
+/* Nanoseconds per TSC cycle, measured against the monotonic clock over
+ * RUNNER_CALIBRATION_NS. Single runs are timed in TSC cycles alone: reading
+ * the clock costs a system call here (no libc, no vDSO), which would add
+ * about a hundred nanoseconds to every run. */
+static double tsc_ns_per_cycle(void)
+{
+    uint64_t ns0 = sys_monotonic_ns(), c0 = tsc_read(), ns1, c1;
+    do {
+        ns1 = sys_monotonic_ns();
+        c1 = tsc_read();
+    } while (ns1 - ns0 < RUNNER_CALIBRATION_NS);
+    return (double)(ns1 - ns0) / (double)(c1 - c0);
+}
+
 static struct timing time_runs(const struct bench_desc *desc, void *arena, uint32_t size,
                                uint32_t iterations)
 {
-    struct timing t = {0, 0, ~(uint64_t)0, 0};
+    struct timing t = {0, 0, 0, 0};
+    uint64_t min_cycles = ~(uint64_t)0;
+    double ns_per_cycle = tsc_ns_per_cycle();
     desc->run(arena, size); /* warm caches and page in the arena */
+    uint64_t ns0 = sys_monotonic_ns();
+    uint64_t c0 = tsc_read(), start = c0;
     for (uint32_t i = 0; i < iterations; i++) {
-        uint64_t ns0 = sys_monotonic_ns();
-        uint64_t c0 = tsc_read();
         desc->run(arena, size);
-        uint64_t c1 = tsc_read();
-        uint64_t ns = sys_monotonic_ns() - ns0;
-        t.cycles += c1 - c0;
-        t.ns += ns;
-        if (ns < t.min_ns)
-            t.min_ns = ns;
+        uint64_t end = tsc_read(), cycles = end - start;
+        start = end;
+        if (cycles < min_cycles)
+            min_cycles = cycles;
         if (i < RUNNER_SAMPLES)
-            samples[i] = ns > 0xffffffffu ? 0xffffffffu : (uint32_t)ns;
+            samples[i] = cycles > 0xffffffffu ? 0xffffffffu : (uint32_t)cycles;
     }
-    if (iterations == 0) {
-        t.min_ns = 0;
-    } else {
+    t.cycles = start - c0;
+    t.ns = sys_monotonic_ns() - ns0;
+    if (iterations > 0) {
         uint32_t kept = iterations < RUNNER_SAMPLES ? iterations : RUNNER_SAMPLES;
-        t.median_ns = select_kth(samples, kept, kept / 2);
+        t.min_ns = (uint64_t)((double)min_cycles * ns_per_cycle);
+        t.median_ns = (uint64_t)((double)select_kth(samples, kept, kept / 2) * ns_per_cycle);
     }
     return t;
 }
