@@ -6,9 +6,9 @@
 For each benchmark, at the sizes the performance goals of the benchmarks
 are stated at (``--sizes goal``, the manifest's ``bench.extra``) or at the
 sizes the manifest runs (``--sizes manifest``, what ``doit jit`` runs),
-``--size NAME=N`` overriding either. Every figure is the best of three
-runs (alternated where two are compared: other work on a shared machine
-only ever slows a run down):
+``--size NAME=N`` overriding either. Native, JIT and JIT without
+specialisation take turns three times; each steady figure is the median
+of the three runs' medians, each best figure the fastest of all:
 
 - native: the native runner (``doit native_x86_64``), i.e. the same source
   built with clang -O3, tuned variant ``-march=<profile cpu>`` and generic
@@ -101,27 +101,33 @@ def hottest(report: JitReport) -> FunctionRow | None:
 
 def measure(module: Path, runner: Path, name: str, size: int, seconds: float,
             cache: Path) -> dict[str, object]:
-    # Every figure is the best of REPEATS runs, alternated where they are compared: other
-    # work on the machine only ever slows a run down.
-    natives = [native_ms(runner, name, "tuned", size) for _ in range(REPEATS)]
-    tuned, tuned_best = min(n[0] for n in natives), min(n[1] for n in natives)
+    # Native, JIT and JIT without specialisation take turns, REPEATS times, and each
+    # figure is the median of its REPEATS medians: runs on a shared 2-core machine drift
+    # either way (a busy second core can even speed one up), and alternating spreads
+    # the drift over all three alike.
+    natives, specs, generals = [], [], []
+    for i in range(REPEATS):
+        natives.append(native_ms(runner, name, "tuned", size))
+        if i == 0:
+            iterations = max(MIN_ITERATIONS, min(MAX_ITERATIONS, int(seconds * 1e3 / natives[0][0])))
+        # The first run starts with an empty object cache (and checks results against
+        # tier 0), the others find its objects.
+        specs.append(jit_run(module, name, size, iterations, cache_dir=cache / name, verify=i == 0))
+        generals.append(jit_run(module, name, size, iterations, specialize=False, verify=False))
+    tuned = statistics.median(n[0] for n in natives)
+    tuned_best = min(n[1] for n in natives)
     tuned_sum = natives[0][2]
-    generic = min(native_ms(runner, name, "generic", size)[0] for _ in range(REPEATS))
+    generic = statistics.median(native_ms(runner, name, "generic", size)[0] for _ in range(REPEATS))
+    # Tier 0 with and without profiling, alternated, best of REPEATS: nothing else runs
+    # in these processes, so other work can only slow them down.
     pairs = [(tier0_ms(module, name, size, False), tier0_ms(module, name, size, True))
              for _ in range(REPEATS)]
     plain, profiled = min(p for p, _ in pairs), min(q for _, q in pairs)
-    iterations = max(MIN_ITERATIONS, min(MAX_ITERATIONS, int(seconds * 1e3 / tuned)))
-    # The first run starts with an empty object cache (and checks results against tier
-    # 0), the others find its objects.
-    specs, generals = [], []
-    for i in range(REPEATS):
-        specs.append(jit_run(module, name, size, iterations, cache_dir=cache / name, verify=i == 0))
-        generals.append(jit_run(module, name, size, iterations, specialize=False, verify=False))
     spec, warm = specs[0], specs[1]
     bench = spec.benchmarks[0]
-    steady = min(r.benchmarks[0].steady_ms for r in specs)
+    steady = statistics.median(r.benchmarks[0].steady_ms for r in specs)
     best = min(r.benchmarks[0].best_ms for r in specs)
-    general = min(r.benchmarks[0].steady_ms for r in generals)
+    general = statistics.median(r.benchmarks[0].steady_ms for r in generals)
     first, again = hottest(spec), hottest(warm)
     return {
         "name": name, "size": size, "iterations": iterations,

@@ -290,6 +290,19 @@ def _bench_tiers(modules, name: str, **options: object) -> tuple[int, int, State
         return tier0.checksum, tier2.checksum, run.state
 
 
+def test_the_workload_times_each_run_in_the_modules_c_loop(modules):
+    """run() calls go through the profiled thunk one by one, each timed on its own."""
+    with jit(modules["benches"], need=REGISTRY_SYMBOLS, hot_calls=1000, hot_share=0.0) as rt:
+        bench = next(b for b in registry(rt) if b.name == "fx_words")
+        run = next(t for t in rt.optimizer.tracked if rt.addresses[t.fn.name] == bench.desc.run)
+        start = time.perf_counter_ns()
+        result = run_benchmark(bench, 2048, 7, seed=1)
+        wall = time.perf_counter_ns() - start
+        assert len(result.run_ns) == 7 and all(ns > 0 for ns in result.run_ns)
+        assert sum(result.run_ns) < wall
+        assert _counters(rt, run.fn.name).calls == 7
+
+
 def test_integer_benchmark_checksum_is_equal_across_tiers(modules):
     tier0, tier2, state = _bench_tiers(modules, "fx_words")
     assert state is State.MEASURING
