@@ -53,7 +53,7 @@ from fluidbuild.jit.workload import REGISTRY_SYMBOLS, registry, run_benchmark  #
 from fluidbuild.manifest import load as load_manifest  # noqa: E402
 
 NAMES = ("matrix_mul", "fft_1d", "sha256_stream", "regex_dfa", "gemm_tile", "physics_step")
-MIN_ITERATIONS, MAX_ITERATIONS = 40, 20000
+MIN_ITERATIONS, MAX_ITERATIONS = 40, 1_000_000
 OVERHEAD_RUNS = 9
 REPEATS = 3
 
