@@ -16,6 +16,12 @@ that the tuned variant lays the arena out as the generic one did
 (O3, vectorised for the CPU). Object files are kept across runs
 (compiler.ObjectCache).
 
+The workload itself runs in the module: the profiler runtime's
+``fluid_prof_time_runs`` calls run() and times each call, as the kernel
+times its benchmarks. Python only starts that loop (ctypes releases its
+lock for the call), so the optimizer's thread keeps polling and swapping
+while it runs and no foreign call is added to a measured run().
+
     from fluidbuild.jit import JitConfig, run_jit
     report = run_jit(JitConfig("build/fluid_module.bc", benchmarks=("matrix_mul",)))
 
