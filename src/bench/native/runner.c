@@ -37,6 +37,7 @@
  * (4 MiB of BSS, untouched until used). */
 #define RUNNER_SAMPLES (1u << 20)
 #define RUNNER_CALIBRATION_NS 10000000u /* 10 ms: a 0.01 % rate estimate */
+#define RUNNER_PAIR_NS 20000u /* clock reads further apart were interrupted */
 
 /* Size or iteration count "-": the registry's value. */
 #define FROM_REGISTRY 0xffffffffu
@@ -147,17 +148,31 @@ static uint32_t select_kth(uint32_t *v, uint32_t n, uint32_t k)
     return v[k];
 }
 
+/* A TSC reading and the monotonic time at that moment: the midpoint of two
+ * clock reads around it, retried until they are close, so a preemption
+ * between the reads cannot skew the pair. */
+static void tsc_and_ns(uint64_t *cycles, uint64_t *ns)
+{
+    uint64_t before, after;
+    do {
+        before = sys_monotonic_ns();
+        *cycles = tsc_read();
+        after = sys_monotonic_ns();
+    } while (after - before > RUNNER_PAIR_NS);
+    *ns = before + (after - before) / 2;
+}
+
 /* Nanoseconds per TSC cycle, measured against the monotonic clock over
  * RUNNER_CALIBRATION_NS. Single runs are timed in TSC cycles alone: reading
  * the clock costs a system call here (no libc, no vDSO), which would add
  * about a hundred nanoseconds to every run. */
 static double tsc_ns_per_cycle(void)
 {
-    uint64_t ns0 = sys_monotonic_ns(), c0 = tsc_read(), ns1, c1;
-    do {
-        ns1 = sys_monotonic_ns();
-        c1 = tsc_read();
-    } while (ns1 - ns0 < RUNNER_CALIBRATION_NS);
+    uint64_t c0, ns0, c1, ns1;
+    tsc_and_ns(&c0, &ns0);
+    do
+        tsc_and_ns(&c1, &ns1);
+    while (ns1 - ns0 < RUNNER_CALIBRATION_NS);
     return (double)(ns1 - ns0) / (double)(c1 - c0);
 }
 
