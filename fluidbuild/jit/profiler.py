@@ -16,6 +16,7 @@ from fluidbuild.jit.errors import JitError
 from fluidbuild.jit.instrument import PROFILED_ARGS
 
 CALIBRATION_S = 0.02  # long enough for a 0.1% TSC rate estimate
+PAIR_S = 50e-6  # clock reads further apart around a TSC reading were interrupted
 
 
 class ArgRecord(ctypes.Structure):
@@ -73,10 +74,20 @@ class Profiler:
         self.origin_tsc = self.now()
 
     def _calibrate(self) -> float:
-        t0, c0 = time.perf_counter(), self.now()
+        c0, t0 = self._tsc_and_time()
         time.sleep(CALIBRATION_S)
-        t1, c1 = time.perf_counter(), self.now()
+        c1, t1 = self._tsc_and_time()
         return (c1 - c0) / (t1 - t0)
+
+    def _tsc_and_time(self) -> tuple[int, float]:
+        """A TSC reading and the clock at that moment: the midpoint of two clock reads
+        around it, retried until they are close (another thread may run between them)."""
+        while True:
+            before = time.perf_counter()
+            tsc = self.now()
+            after = time.perf_counter()
+            if after - before < PAIR_S:
+                return tsc, (before + after) / 2
 
     def snapshot(self, count: int) -> list[Counters]:
         """Counters of functions 0 .. count-1."""
