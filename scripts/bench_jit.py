@@ -18,8 +18,8 @@ of the three runs' medians, each best figure the fastest of all:
   profile's flags for tier 2); steady state = median run() of the last third
   of the calls, with and without value specialisation; tier 0 = the
   verification rerun; code = what tier 2 compiled the benchmark from.
-  Both time each run() alone in a C loop (the runner's, the profiler
-  runtime's fluid_prof_time_runs). JIT/nat compares the medians, JIT/nat
+  Both time each run() alone in the same C loop (the profiler runtime's
+  fluid_prof_time_runs). JIT/nat compares the medians, JIT/nat
   best the fastest runs;
 - tier-up latency: from the hot decision to the first call of the new code,
   and the compile time, of the benchmark's hottest tier-2 function, cold

@@ -78,8 +78,8 @@ typedef void (*fluid_prof_run_fn)(void *arena, uint32_t size);
 
 /* Calls run(arena, size) `count` times back to back and returns the TSC
  * cycles of all calls; with `ticks`, each call's cycles also go to
- * ticks[i]. The kernel times its benchmarks with it and the JIT its
- * workload, so the loop around run() is the same compiled C in both (a
+ * ticks[i]. The kernel, the native runner and the JIT time their
+ * benchmarks with it, so the loop around run() is the same C in all (a
  * loop in the JIT's Python would add a foreign call, about a microsecond,
  * to every measured run()). */
 uint64_t fluid_prof_time_runs(fluid_prof_run_fn run, void *arena, uint32_t size, uint32_t count,

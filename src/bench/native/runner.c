@@ -15,6 +15,7 @@
  * value (for the size: the benchmark's default_size if the registry has 0). */
 #include "bench.h"
 #include "klib.h"
+#include "profile.h"
 #include "regionio.h"
 #include "runner.h"
 #include "sys.h"
@@ -34,7 +35,7 @@
 #endif
 
 /* Single run() times (TSC cycles) kept for the median: the first 2^20
- * (4 MiB of BSS, untouched until used). */
+ * (8 MiB of BSS, untouched until used). */
 #define RUNNER_SAMPLES (1u << 20)
 #define RUNNER_CALIBRATION_NS 10000000u /* 10 ms: a 0.01 % rate estimate */
 #define RUNNER_PAIR_NS 20000u /* clock reads further apart were interrupted */
@@ -59,7 +60,7 @@ struct timing {
     uint64_t median_ns;
 };
 
-static uint32_t samples[RUNNER_SAMPLES];
+static uint64_t samples[RUNNER_SAMPLES];
 
 static void say(const char *msg)
 {
@@ -119,18 +120,19 @@ static const struct bench_entry *find_entry(const char *name)
 }
 
 /* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v). */
-static uint32_t select_kth(uint32_t *v, uint32_t n, uint32_t k)
+static uint64_t select_kth(uint64_t *v, uint32_t n, uint32_t k)
 {
     uint32_t lo = 0, hi = n - 1;
     while (lo < hi) {
-        uint32_t pivot = v[lo + (hi - lo) / 2], i = lo, j = hi;
+        uint64_t pivot = v[lo + (hi - lo) / 2];
+        uint32_t i = lo, j = hi;
         while (i <= j) {
             while (v[i] < pivot)
                 i++;
             while (v[j] > pivot)
                 j--;
             if (i <= j) {
-                uint32_t swap = v[i];
+                uint64_t swap = v[i];
                 v[i++] = v[j];
                 v[j] = swap;
                 if (j == 0)
@@ -176,30 +178,40 @@ static double tsc_ns_per_cycle(void)
     return (double)(ns1 - ns0) / (double)(c1 - c0);
 }
 
+/* The fastest of v[0..n-1]. */
+static uint64_t smallest(const uint64_t *v, uint32_t n)
+{
+    uint64_t min = ~(uint64_t)0;
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] < min)
+            min = v[i];
+    return min;
+}
+
+/* The runs are timed by the profiler runtime's loop, the one the kernel and
+ * the JIT time their benchmarks with, RUNNER_SAMPLES runs at a time. */
 static struct timing time_runs(const struct bench_desc *desc, void *arena, uint32_t size,
                                uint32_t iterations)
 {
     struct timing t = {0, 0, 0, 0};
-    uint64_t min_cycles = ~(uint64_t)0;
     double ns_per_cycle = tsc_ns_per_cycle();
     desc->run(arena, size); /* warm caches and page in the arena */
     uint64_t ns0 = sys_monotonic_ns();
-    uint64_t c0 = tsc_read(), start = c0;
-    for (uint32_t i = 0; i < iterations; i++) {
-        desc->run(arena, size);
-        uint64_t end = tsc_read(), cycles = end - start;
-        start = end;
-        if (cycles < min_cycles)
-            min_cycles = cycles;
-        if (i < RUNNER_SAMPLES)
-            samples[i] = cycles > 0xffffffffu ? 0xffffffffu : (uint32_t)cycles;
+    uint32_t kept = iterations < RUNNER_SAMPLES ? iterations : RUNNER_SAMPLES;
+    t.cycles = fluid_prof_time_runs(desc->run, arena, size, kept, samples);
+    uint64_t min_cycles = smallest(samples, kept);
+    uint64_t median_cycles = kept ? select_kth(samples, kept, kept / 2) : 0;
+    for (uint32_t done = kept, chunk; done < iterations; done += chunk) {
+        chunk = iterations - done < RUNNER_SAMPLES ? iterations - done : RUNNER_SAMPLES;
+        t.cycles += fluid_prof_time_runs(desc->run, arena, size, chunk, samples);
+        uint64_t chunk_min = smallest(samples, chunk);
+        if (chunk_min < min_cycles)
+            min_cycles = chunk_min;
     }
-    t.cycles = start - c0;
     t.ns = sys_monotonic_ns() - ns0;
     if (iterations > 0) {
-        uint32_t kept = iterations < RUNNER_SAMPLES ? iterations : RUNNER_SAMPLES;
         t.min_ns = (uint64_t)((double)min_cycles * ns_per_cycle);
-        t.median_ns = (uint64_t)((double)select_kth(samples, kept, kept / 2) * ns_per_cycle);
+        t.median_ns = (uint64_t)((double)median_cycles * ns_per_cycle);
     }
     return t;
 }
