@@ -1,5 +1,6 @@
-"""Fluid OS's built-in fluidbuild plugins, one module per build stage.
+"""fluidbuild's built-in plugins, installed as the package ``fluidbuild_plugins``.
 
-They are registered through the ``fluidbuild.plugins`` entry-point group in
-``pyproject.toml``, exactly like a third-party plugin would be.
+``compile`` holds the generic compiler stages, ``fluidos`` the Fluid OS ones.
+Each module is registered through the ``fluidbuild.plugins`` entry-point group
+in ``pyproject.toml``, exactly as a third-party plugin would be.
 """

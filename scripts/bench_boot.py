@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fluidbuild.accel import calibrate  # noqa: E402
-from fluidbuild.runner import boot  # noqa: E402
-from plugins.qemu import qemu_argv  # noqa: E402
+from fluidbench.accel import calibrate  # noqa: E402
+from fluidbench.qemu import boot  # noqa: E402
+from fluidbuild_plugins.fluidos.qemu import qemu_argv  # noqa: E402
 
 FLOPPY_BYTES = 1_474_560
 KERNEL_LBA = 9

@@ -46,10 +46,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from jitbuild import BENCH_DIR, JIT_FRIENDLY_FLAGS, build_module  # noqa: E402
 from jitbuild import registry as registry_source  # noqa: E402
 
-from fluidbuild.benchmarks import native  # noqa: E402
-from fluidbuild.jit import JitConfig, JitReport, TargetCpu, run_jit  # noqa: E402
-from fluidbuild.jit.report import FunctionRow  # noqa: E402
-from fluidbuild.jit.workload import REGISTRY_SYMBOLS, registry, run_benchmark  # noqa: E402
+from fluidbench import native  # noqa: E402
+from fluidjit import JitConfig, JitReport, TargetCpu, run_jit  # noqa: E402
+from fluidjit.report import FunctionRow  # noqa: E402
+from fluidjit.workload import REGISTRY_SYMBOLS, registry, run_benchmark  # noqa: E402
 from fluidbuild.manifest import load as load_manifest  # noqa: E402
 
 NAMES = ("matrix_mul", "fft_1d", "sha256_stream", "regex_dfa", "gemm_tile", "physics_step")
@@ -83,7 +83,7 @@ def jit_run(module: Path, name: str, size: int, iterations: int, **options: obje
 
 def tier0_ms(module: Path, name: str, size: int, profile: bool) -> float:
     """Median run() at tier 0, with or without profiling, nothing else running."""
-    from fluidbuild.jit.runtime import JitRuntime
+    from fluidjit.runtime import JitRuntime
 
     rt = JitRuntime(JitConfig(module, profile=profile, optimize=False), need=REGISTRY_SYMBOLS)
     try:

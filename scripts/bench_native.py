@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fluidbuild.benchmarks import native, reference  # noqa: E402
-from fluidbuild.benchmarks.report import human  # noqa: E402
+from fluidbench import native, reference  # noqa: E402
+from fluidbench.report import human  # noqa: E402
 from fluidbuild.manifest import load  # noqa: E402
 
 # (benchmark, size): the sizes the performance goals are stated at.

@@ -2,7 +2,7 @@
 
 Images come from real ``doit image`` builds of project copies whose manifest
 was changed first (``set_manifest``, ``build_image``); tests boot them with the same argv the
-``run`` task uses (``plugins.qemu.qemu_argv``) and judge them with the
+``run`` task uses (``fluidbuild_plugins.fluidos.qemu.qemu_argv``) and judge them with the
 runner's ``BootResult``. ``read_screen`` reads the VGA text buffer out of
 guest memory through the QEMU monitor.
 """
@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from conftest import doit
 
-from fluidbuild.runner import BootResult, boot
-from plugins.qemu import DEBUG_EXIT, qemu_argv
+from fluidbench.qemu import BootResult, boot
+from fluidbuild_plugins.fluidos.qemu import DEBUG_EXIT, qemu_argv
 
 QEMU = "qemu-system-i386"
 BOOT_TIMEOUT_S = 30.0

@@ -1,7 +1,7 @@
 """Build a Fluid module (one bitcode file) for the JIT, as the build's JIT module targets do.
 
 Each C source is compiled to bitcode with clang-19 and the pieces are linked
-in-process by the build's own link step (plugins/llvm_link.py). Sources in
+in-process by the build's own link step (plugins/compile/llvm_link.py). Sources in
 ``tuned`` are compiled a second time as the tuned variant (bench.h's
 ``FLUID_VARIANT_SUFFIX=_tuned``, O3 and ``tuned_flags``, like the native
 runner's tuned variant) into the same module: the JIT's tier 2 compiles a
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from plugins.bench_registry import render as render_registry
-from plugins.llvm_link import link
+from fluidbuild_plugins.fluidos.bench_registry import render as render_registry
+from fluidbuild_plugins.compile.llvm_link import link
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_DIR = ROOT / "src" / "kernel"

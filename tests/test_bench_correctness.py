@@ -3,7 +3,7 @@
 Both variants of every benchmark run in the native runners the build makes
 (``doit native_x86_64 native_i386``: x86-64, and i386 built with the
 kernel's flags); each run dumps its input and output regions, which
-fluidbuild.benchmarks.reference checks against numpy, numpy.fft, hashlib and
+fluidbench.reference checks against numpy, numpy.fft, hashlib and
 Python ``re``, and from which it recomputes the checksum the runner printed.
 Sizes are picked to reach the edge paths.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_project, doit
 
-from fluidbuild.benchmarks import native, reference
+from fluidbench import native, reference
 
 VARIANTS = ("generic", "tuned")
 ARCHES = ("x86_64", "i386")

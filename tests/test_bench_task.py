@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from conftest import copy_project, doit
 
-from fluidbuild.benchmarks import chart, native, report, suite
+from fluidbench import chart, native, report, suite
 from fluidbuild.errors import FluidError
 from fluidbuild.model import BuildContext, Manifest, PyAction, Target
-from plugins import bench
+from fluidbuild_plugins.fluidos import bench
 
 REDUCED = """\
 benchmarks:

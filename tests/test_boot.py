@@ -21,7 +21,7 @@ from bootkit import (
 )
 from conftest import doit
 
-from fluidbuild.runner import BootResult
+from fluidbench.qemu import BootResult
 
 # drive -> (FLUID-BOOT "disk", BIOS drive number): a floppy has no INT 13h
 # extensions under SeaBIOS (CHS path), the IDE disk has them (LBA path).

@@ -1,8 +1,8 @@
-"""The tiered JIT (fluidbuild/jit/) on real clang-19 bitcode and real llvmlite code.
+"""The tiered JIT (fluidjit/) on real clang-19 bitcode and real llvmlite code.
 
 Most tests drive the optimizer by hand: ``poll()`` reads the profile once
 and ``wait_idle()`` waits for the compiler thread, so thresholds are checked
-call by call. The CLI tests run ``python -m fluidbuild.jit`` as a user does.
+call by call. The CLI tests run ``python -m fluidjit`` as a user does.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import pytest
 from jitbuild import CLANG, FIXTURES, KERNEL_DIR, ROOT, build_module
 from jitbuild import registry as registry_source
 
-from fluidbuild.jit import JitConfig, JitError, TargetCpu, run_jit
-from fluidbuild.jit.optimizer import State
-from fluidbuild.jit.runner import admit_tuned
-from fluidbuild.jit.runtime import JitRuntime
-from fluidbuild.jit.workload import REGISTRY_SYMBOLS, Arena, registry, run_benchmark
+from fluidjit import JitConfig, JitError, TargetCpu, run_jit
+from fluidjit.optimizer import State
+from fluidjit.runner import admit_tuned
+from fluidjit.runtime import JitRuntime
+from fluidjit.workload import REGISTRY_SYMBOLS, Arena, registry, run_benchmark
 
 U32, U64 = ctypes.c_uint32, ctypes.c_uint64
 HEAVY_N = 20_000
@@ -435,7 +435,7 @@ def test_a_function_that_fails_to_compile_keeps_its_old_tier(modules):
 # -- command line ----------------------------------------------------------------
 
 def _cli(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fluidbuild.jit", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "fluidjit", *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -479,7 +479,7 @@ def test_cli_reports_a_compile_failure_and_finishes_at_tier0(modules):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     errors = done.stderr.splitlines()
-    assert errors and all(e.startswith("fluidbuild.jit: error: tier-2 compilation of ") for e in errors)
+    assert errors and all(e.startswith("fluidjit: error: tier-2 compilation of ") for e in errors)
     data = json.loads(report.read_text())
     assert data["benchmarks"][0]["match"] == "exact"
     assert any(f["state"] == "failed" and "SSE" in f["error"] for f in data["functions"])

@@ -9,7 +9,7 @@ from conftest import doit, edit
 
 from fluidbuild.model import BuildContext, Manifest
 from fluidbuild.schema import Where
-from plugins import jit
+from fluidbuild_plugins.fluidos import jit
 
 DEFAULTS = jit.SECTION.validate(None, Where("manifest.yaml", "jit", None))
 

@@ -6,7 +6,7 @@ import pytest
 
 from fluidbuild.errors import FluidError
 from fluidbuild.model import BuildContext, Command, Manifest, Target, TaskSpec, Tool
-from plugins import native
+from fluidbuild_plugins.fluidos import native
 
 TOOLS = {name: Tool(name, f"/opt/fake/{name}", f"{name} version 19.1.7") for name in ("clang", "linker")}
 PROFILE = {"mode": "host", "clang_flags": ["-march=haswell"], "tag": "AVX2"}

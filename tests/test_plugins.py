@@ -16,7 +16,8 @@ from fluidbuild.doit_tasks import default_tasks
 from fluidbuild.errors import FluidError
 from fluidbuild.fingerprint import describe_changes
 from fluidbuild.model import BuildContext, Command, Manifest, Placement, RunProfile, Target, Tool
-from plugins import bench_registry, clang_ir, cpu_flags, flatten, image, nasm, qemu, stamp
+from fluidbuild_plugins.compile import clang_ir, flatten, nasm
+from fluidbuild_plugins.fluidos import bench_registry, cpu_flags, image, qemu, stamp
 
 FAKE_TOOLS = {name: Tool(name, f"/opt/fake/{name}", f"{name} version 19.1.7")
               for name in ("nasm", "clang", "linker")}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import doit, edit
 
-from fluidbuild.runner import BootResult
+from fluidbench.qemu import BootResult
 
 
 def test_doit_run_boots_and_succeeds(built_tree: Path) -> None:

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fluidbuild.atomic import write_text
-from fluidbuild.jit.compiler import CompileError
-from fluidbuild.jit.config import JitConfig
-from fluidbuild.jit.optimizer import Event
-from fluidbuild.jit.report import BenchRow, FunctionRow, JitReport, live_log
-from fluidbuild.jit.runtime import JitRuntime
-from fluidbuild.jit.workload import (
+from fluidjit.compiler import CompileError
+from fluidjit.config import JitConfig
+from fluidjit.optimizer import Event
+from fluidjit.report import BenchRow, FunctionRow, JitReport, live_log
+from fluidjit.runtime import JitRuntime
+from fluidjit.workload import (
     REGISTRY_SYMBOLS,
     ROLES,
     Arena,

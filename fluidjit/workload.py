@@ -20,8 +20,8 @@ import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.runtime import JitRuntime
+from fluidjit.errors import JitError
+from fluidjit.runtime import JitRuntime
 
 REGISTRY_SYMBOLS = ("bench_registry", "bench_registry_count")
 # Argument names of the descriptor's functions (bench.h), for reports.

@@ -17,7 +17,7 @@ from typing import Any
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest
 
-NATIVE_PLUGIN = "native"  # the plugin that builds runners (plugins/native.py)
+NATIVE_PLUGIN = "native"  # the plugin that builds runners (plugins/fluidos/native.py)
 RUNNER_FILE = "runner"
 RUN_TIMEOUT_S = 300.0
 MAX_ITERATIONS = 1_000_000

@@ -27,7 +27,7 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 
-from fluidbuild.jit import irtext
+from fluidjit import irtext
 
 # struct bench_desc (bench.h): name, unit, default_size, then these function pointers.
 DESCRIPTOR_FUNCTIONS = ("mem_bytes", "setup", "run", "checksum", "work", "regions")

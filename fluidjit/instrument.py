@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from fluidbuild.jit import irtext
-from fluidbuild.jit.module import PROFILER_PREFIX, FluidModule, Signature
+from fluidjit import irtext
+from fluidjit.module import PROFILER_PREFIX, FluidModule, Signature
 
 BODY_SUFFIX = ".fluid.t0"
 SLOT_SUFFIX = ".fluid.slot"

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from fluidbuild.jit.optimizer import Event, State, Tracked
-from fluidbuild.jit.profiler import Counters, Profiler
+from fluidjit.optimizer import Event, State, Tracked
+from fluidjit.profiler import Counters, Profiler
 
 
 def live_log(stream: IO[str] | None = None) -> Callable[[Event], None]:

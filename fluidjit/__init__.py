@@ -22,7 +22,7 @@ times its benchmarks. Python only starts that loop (ctypes releases its
 lock for the call), so the optimizer's thread keeps polling and swapping
 while it runs and no foreign call is added to a measured run().
 
-    from fluidbuild.jit import JitConfig, run_jit
+    from fluidjit import JitConfig, run_jit
     report = run_jit(JitConfig("build/fluid_module.bc", benchmarks=("matrix_mul",)))
 
 Results across tiers: integer code gives bit-identical results on every
@@ -41,9 +41,9 @@ benchmarks make their checksums the same for every variant, and the run
 compares each one with tier 0's.
 """
 
-from fluidbuild.jit.config import JitConfig, TargetCpu
-from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.report import JitReport
-from fluidbuild.jit.runner import run_jit
+from fluidjit.config import JitConfig, TargetCpu
+from fluidjit.errors import JitError
+from fluidjit.report import JitReport
+from fluidjit.runner import run_jit
 
 __all__ = ["JitConfig", "JitError", "JitReport", "TargetCpu", "run_jit"]

@@ -6,16 +6,16 @@ import ctypes
 from collections.abc import Callable
 from pathlib import Path
 
-from fluidbuild.jit import irtext, tier2ir, variants
-from fluidbuild.jit.compiler import CompileError, Compiler, ObjectCache, Tier2Code
-from fluidbuild.jit.config import JitConfig, TargetCpu
-from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.instrument import BODY_SUFFIX, Instrumented, instrument
-from fluidbuild.jit.module import PROFILER_SYMBOLS, load_module
-from fluidbuild.jit.optimizer import Event, Optimizer, Tracked
-from fluidbuild.jit.policy import Thresholds
-from fluidbuild.jit.profiler import Profiler
-from fluidbuild.jit.specialize import Specialization, wrapper
+from fluidjit import irtext, tier2ir, variants
+from fluidjit.compiler import CompileError, Compiler, ObjectCache, Tier2Code
+from fluidjit.config import JitConfig, TargetCpu
+from fluidjit.errors import JitError
+from fluidjit.instrument import BODY_SUFFIX, Instrumented, instrument
+from fluidjit.module import PROFILER_SYMBOLS, load_module
+from fluidjit.optimizer import Event, Optimizer, Tracked
+from fluidjit.policy import Thresholds
+from fluidjit.profiler import Profiler
+from fluidjit.specialize import Specialization, wrapper
 
 TIER2_SUFFIX = ".fluid.t2."
 PROBE_SUFFIX = ".fluid.probe"

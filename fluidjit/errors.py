@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fluidbuild.errors import FluidError
 
-
-class JitError(FluidError):
+class JitError(Exception):
     """Bad input to the JIT: unreadable or foreign bitcode, a missing symbol, a bad CPU profile."""

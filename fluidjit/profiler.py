@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.instrument import PROFILED_ARGS
+from fluidjit.errors import JitError
+from fluidjit.instrument import PROFILED_ARGS
 
 CALIBRATION_S = 0.02  # long enough for a 0.1% TSC rate estimate
 PAIR_S = 50e-6  # clock reads further apart around a TSC reading were interrupted

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluidbuild.jit.errors import JitError
+from fluidjit.errors import JitError
 
 # LLVM CPU names without 64-bit mode: a profile made for the 32-bit kernel
 # may name one, and the JIT (x86-64) cannot compile for it.
@@ -61,7 +61,7 @@ class TargetCpu:
 
 @dataclass
 class JitConfig:
-    """One run of the tiered JIT over a Fluid module (see ``python -m fluidbuild.jit --help``)."""
+    """One run of the tiered JIT over a Fluid module (see ``python -m fluidjit --help``)."""
 
     module: str | Path
     benchmarks: tuple[str, ...] = ()  # empty: every registry entry

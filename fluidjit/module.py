@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluidbuild.jit import irtext
-from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.variants import Variants
-from fluidbuild.jit.variants import find as find_variants
+from fluidjit import irtext
+from fluidjit.errors import JitError
+from fluidjit.variants import Variants
+from fluidjit.variants import find as find_variants
 
 JIT_ARCH = "x86_64"
 # The profiler runtime (src/kernel/profile.c) every instrumented module links.

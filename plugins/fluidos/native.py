@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from fluidbuild.benchmarks.native import runner_path
+from fluidbench.native import runner_path
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, Tool, ToolSpec

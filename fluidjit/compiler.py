@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from fluidbuild.atomic import write_bytes
-from fluidbuild.jit import compile_server
-from fluidbuild.jit.config import TargetCpu
+from fluidjit import compile_server
+from fluidjit.config import TargetCpu
 
 TIER0_LIBRARY = "fluid.t0"
 

@@ -1,4 +1,4 @@
-"""``python -m fluidbuild.jit build/fluid_module.bc [options]``: run the module's benchmarks under the JIT.
+"""``python -m fluidjit build/fluid_module.bc [options]``: run the module's benchmarks under the JIT.
 
 Exit status: 0 when every benchmark ran and checked out, 1 when a function
 failed to compile at tier 2 or a checksum differs (the run still completes
@@ -12,15 +12,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from fluidbuild.jit.config import JitConfig
-from fluidbuild.jit.errors import JitError
-from fluidbuild.jit.runner import run_jit
+from fluidjit.config import JitConfig
+from fluidjit.errors import JitError
+from fluidjit.runner import run_jit
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def parse_args(argv: list[str] | None = None) -> JitConfig:
-    p = argparse.ArgumentParser(prog="python -m fluidbuild.jit", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m fluidjit", description=__doc__.splitlines()[0])
     d = argparse.Namespace(**{f.name: f.default for f in fields(JitConfig) if f.name != "module"})
     p.add_argument("module", help="the module's bitcode (build/fluid_module.bc)")
     p.add_argument("--bench", action="append", default=[], metavar="NAME",
@@ -59,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run_jit(parse_args(argv))
     except JitError as exc:
-        print(f"fluidbuild.jit: error: {exc}", file=sys.stderr)
+        print(f"fluidjit: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(report.table())
     for failure in report.failures:
-        print(f"fluidbuild.jit: error: {failure}", file=sys.stderr)
+        print(f"fluidjit: error: {failure}", file=sys.stderr)
     return EXIT_FAILED if report.failures else EXIT_OK
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fluidbuild.jit.instrument import ARG_PREFIX, Instrumented
+from fluidjit.instrument import ARG_PREFIX, Instrumented
 
 
 @dataclass(frozen=True)

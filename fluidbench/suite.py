@@ -8,9 +8,9 @@ size of the ``bench`` section:
   the in-kernel run); each figure is the fastest of as many run() calls as
   fill the section's ``seconds``;
 * the host references a user would pick instead, on the same input
-  (:func:`fluidbuild.benchmarks.reference.measure_host`).
+  (:func:`fluidbench.reference.measure_host`).
 
-Then the image boots once in QEMU (:mod:`fluidbuild.benchmarks.kernel`) and
+Then the image boots once in QEMU (:mod:`fluidbench.kernel`) and
 each in-kernel checksum must equal the native i386 checksum of the same
 variant and size. Results go to ``results.json``, ``results.md`` and
 ``results.png`` in the output directory; a checksum mismatch fails the task
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluidbuild.accel import calibrate
-from fluidbuild.benchmarks import chart, kernel, native, reference, report
+from fluidbench.accel import calibrate
+from fluidbench import chart, kernel, native, reference, report
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest, RunProfile
 

@@ -4,7 +4,7 @@
 one for x86_64 and one for i386) and the image, then runs every benchmark
 natively, on the host references and in the kernel, and writes
 ``<build_dir>/bench/results.{json,md,png}`` (see
-:mod:`fluidbuild.benchmarks.suite`). The section is optional::
+:mod:`fluidbench.suite`). The section is optional::
 
     bench:
       extra: [{name: gemm_tile, size: 512}]   # also measured natively and on the host
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluidbuild.benchmarks.native import NATIVE_PLUGIN, native_targets
+from fluidbench.native import NATIVE_PLUGIN, native_targets
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec
@@ -82,7 +82,7 @@ def _unrunnable(manifest: Manifest, settings: dict[str, Any], runners: dict[str,
 
 
 def _bench(**kwargs: Any) -> None:
-    from fluidbuild.benchmarks import suite  # numpy and friends only when benchmarking
+    from fluidbench import suite  # numpy and friends only when benchmarking
 
     suite.run(**kwargs)
 

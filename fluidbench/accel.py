@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from fluidbuild.runner import BootResult, boot
+from fluidbench.qemu import BootResult, boot
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """jit: the ``doit jit`` task, running the module's benchmarks under the tiered JIT.
 
 The ``jit`` manifest section holds the optimizer's thresholds; the task runs
-:func:`fluidbuild.jit.run_jit` on the output of the module target (by default
+:func:`fluidjit.run_jit` on the output of the module target (by default
 ``fluid_module``, i.e. ``build/fluid_module.bc``) with tier 2 compiled for the
 CPU profile, keeps tier-2 object files in ``build/jit/cache`` and writes the
 JSON report. The same run from a shell:
-``python -m fluidbuild.jit build/fluid_module.bc --cpu-profile build/cpu_profile.json``.
+``python -m fluidjit build/fluid_module.bc --cpu-profile build/cpu_profile.json``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext,
 
 def run(module: str, cpu_profile: str, report: str, cache: str | None, settings: dict[str, Any]) -> None:
     """The ``jit`` task's action: one JIT run, its table printed, failures fatal."""
-    from fluidbuild.jit import JitConfig, JitError, run_jit  # llvmlite only when the JIT runs
+    from fluidjit import JitConfig, JitError, run_jit  # llvmlite only when the JIT runs
 
     config = JitConfig(
         module=module, benchmarks=tuple(settings["benchmarks"]), report=report, cpu_profile=cpu_profile,

@@ -18,9 +18,9 @@ import itertools
 import re
 from collections.abc import Callable
 
-from fluidbuild.jit import irtext, variants
-from fluidbuild.jit.config import TargetCpu
-from fluidbuild.jit.module import FluidModule
+from fluidjit import irtext, variants
+from fluidjit.config import TargetCpu
+from fluidjit.module import FluidModule
 
 _TARGET_CPU = re.compile(r'"(target-cpu|tune-cpu)"="[^"]*"')
 _TARGET_FEATURES = re.compile(r'"target-features"="[^"]*"')

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from fluidbuild.atomic import atomic_output
-from fluidbuild.benchmarks.report import rows
+from fluidbench.report import rows
 
 COLUMNS = 3
 PANEL_INCHES = (5.2, 2.6)

@@ -41,10 +41,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fluidbuild.jit import policy, specialize
-from fluidbuild.jit.compiler import CompileError, Tier2Code
-from fluidbuild.jit.instrument import Instrumented
-from fluidbuild.jit.profiler import Counters, Profiler
+from fluidjit import policy, specialize
+from fluidjit.compiler import CompileError, Tier2Code
+from fluidjit.instrument import Instrumented
+from fluidjit.profiler import Counters, Profiler
 
 # Ranks of the compile queue, first served first; the stop request comes last.
 TIER_UP, CLONE, STOP = 0, 1, 2

@@ -6,7 +6,7 @@ assembly) instead of returning an error. Compiling in this separate
 process keeps such a failure from taking the running workload with it: the
 JIT sees this process die, reports the function, and keeps its old code.
 
-Run as a script by fluidbuild/jit/compiler.py, which talks to it over
+Run as a script by fluidjit/compiler.py, which talks to it over
 stdin/stdout; it imports nothing from the project. Messages are a 4-byte
 little-endian length and a payload. A request is JSON: ``ir`` (module
 text), ``triple``, ``cpu``, ``features``, ``codegen`` (0-3) and ``passes``:

@@ -1,6 +1,6 @@
 """The in-kernel benchmark run: boot the image once and collect its results.
 
-:func:`commands` gives :func:`fluidbuild.accel.calibrate` the command lines
+:func:`commands` gives :func:`fluidbench.accel.calibrate` the command lines
 to compare (KVM is used only where a calibration boot is faster than TCG);
 :func:`measure` boots with the chosen one. The command lines come from the
 run profile's plugin (``BuildContext.qemu_command``), so a manifest that swaps
@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fluidbuild.accel import Calibration
+from fluidbench.accel import Calibration
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest, RunProfile
-from fluidbuild.runner import boot
+from fluidbench.qemu import boot
 
 KVM_CPU = "host"  # under KVM the guest sees the real CPU (and its PMU)
 GENERIC = "generic"
@@ -40,7 +40,7 @@ class KernelRun:
 def commands(manifest: Manifest, qemu_command: Callable[[RunProfile, str], list[str]],
              image: str) -> tuple[RunProfile, dict[str, list[str]]]:
     """The ``default`` run profile, and its command line under TCG and under
-    KVM (``-cpu host``), as :func:`fluidbuild.accel.calibrate` takes them."""
+    KVM (``-cpu host``), as :func:`fluidbench.accel.calibrate` takes them."""
     profile = manifest.run["default"]
     return profile, {
         "tcg": qemu_command(replace(profile, accel="tcg"), image),
