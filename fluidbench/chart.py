@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fluidbuild.atomic import atomic_output
 from fluidbench.report import rows
+from fluidbuild.atomic import atomic_output
 
 COLUMNS = 3
 PANEL_INCHES = (5.2, 2.6)

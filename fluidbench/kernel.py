@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fluidbench.accel import Calibration
+from fluidbench.qemu import RunProfile, boot
 from fluidbuild.errors import FluidError
-from fluidbuild.model import Manifest, RunProfile
-from fluidbench.qemu import boot
 
 KVM_CPU = "host"  # under KVM the guest sees the real CPU (and its PMU)
 GENERIC = "generic"
@@ -37,12 +36,11 @@ class KernelRun:
         return self.calibration.chosen == "tcg"
 
 
-def commands(manifest: Manifest, qemu_command: Callable[[RunProfile, str], list[str]],
-             image: str) -> tuple[RunProfile, dict[str, list[str]]]:
-    """The ``default`` run profile, and its command line under TCG and under
-    KVM (``-cpu host``), as :func:`fluidbench.accel.calibrate` takes them."""
-    profile = manifest.run["default"]
-    return profile, {
+def commands(profile: RunProfile, qemu_command: Callable[[RunProfile, str], list[str]],
+             image: str) -> dict[str, list[str]]:
+    """The run profile's command line under TCG and under KVM (``-cpu host``),
+    as :func:`fluidbench.accel.calibrate` takes them."""
+    return {
         "tcg": qemu_command(replace(profile, accel="tcg"), image),
         "kvm": qemu_command(replace(profile, accel="kvm", cpu=KVM_CPU), image),
     }

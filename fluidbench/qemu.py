@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluidbuild.errors import FluidError
-from fluidbuild.model import Manifest, RunProfile
 
 # QEMU exits with (value << 1) | 1 for a value written to isa-debug-exit.
 EXIT_OK = 0x00
@@ -40,6 +39,33 @@ LOADER_ERRORS = {
     0xCE: "BAD_CHECKSUM: kernel checksum mismatch",
 }
 _FATAL = re.compile(r"FATAL ERROR: 0x([0-9A-Fa-f]{2})")
+
+
+DEFAULT_PROFILE = "default"  # the run profile every manifest has (doit run, doit bench)
+
+
+@dataclass(frozen=True)
+class RunProfile:
+    """One ``run:`` entry of the manifest: how to boot the image in QEMU."""
+
+    name: str
+    plugin: str  # the plugin building its command line (fluidbuild_qemu_command)
+    binary: str
+    accel: str
+    cpu: str
+    memory_mib: int
+    timeout_s: float
+    drive: str  # "floppy" or "ide"
+    args: tuple[str, ...]
+    serial_log: str
+
+    @classmethod
+    def from_section(cls, name: str, spec: dict[str, Any], build_dir: str) -> RunProfile:
+        """The profile ``name`` of a validated ``run`` section."""
+        return cls(name=name, plugin=spec["plugin"], binary=spec["binary"], accel=spec["accel"],
+                   cpu=spec["cpu"], memory_mib=spec["memory_mib"], timeout_s=spec["timeout_s"],
+                   drive=spec["drive"], args=tuple(spec["args"]),
+                   serial_log=spec["serial_log"] or f"{build_dir}/serial-{name}.log")
 
 
 @dataclass
@@ -118,20 +144,12 @@ def boot(argv: list[str], timeout_s: float, echo: bool = False,
     return BootResult(None if timed_out else status, serial, time.monotonic() - start, argv)
 
 
-def run_task(manifest: Manifest, qemu_command: Callable[..., list[str]], image: str,
-             profile_name: str, debug: bool) -> None:
+def run_task(profile: RunProfile, qemu_command: Callable[..., list[str]], image: str,
+             debug: bool) -> None:
     """The ``run`` and ``debug`` tasks: boot, stream the console, judge the result."""
-    profile = _profile(manifest, profile_name)
     argv = qemu_command(profile, image, debug=debug)
     print(f"fluidbuild: booting {image} ({profile.name}: {' '.join(argv[1:])})", flush=True)
     result = boot(argv, profile.timeout_s, echo=True, log_path=profile.serial_log)
     if not result.ok:
         raise FluidError(f"{image} did not boot successfully: {result.reason()}")
     print(f"fluidbuild: {image} ran successfully in {result.seconds:.2f} s", flush=True)
-
-
-def _profile(manifest: Manifest, name: str) -> RunProfile:
-    if name not in manifest.run:
-        known = ", ".join(manifest.run)
-        raise FluidError(f"{manifest.path}: no run profile named '{name}' (known: {known})")
-    return manifest.run[name]

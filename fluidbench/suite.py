@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluidbench.accel import calibrate
 from fluidbench import chart, kernel, native, reference, report
+from fluidbench.accel import calibrate
+from fluidbench.qemu import RunProfile
 from fluidbuild.errors import FluidError
-from fluidbuild.model import Manifest, RunProfile
 
 # (arch, variant) of every native figure, in table order.
 NATIVE_RUNS = (("x86_64", "generic"), ("x86_64", "tuned"), ("i386", "generic"), ("i386", "tuned"))
@@ -63,27 +63,27 @@ class Progress:
         print(f"bench: {message}", flush=True)
 
 
-def plan(manifest: Manifest, extra: list[dict[str, Any]]) -> list[Row]:
+def plan(benchmarks: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[Row]:
     """The manifest's benchmarks, then the extra sizes not already among them."""
-    benchmarks = manifest.sections.get("benchmarks") or []
     rows = [Row(b["name"], b["size"], True) for b in benchmarks]
     seen = {(r.name, r.size) for r in rows}
     rows += [Row(e["name"], e["size"], False) for e in extra if (e["name"], e["size"]) not in seen]
     return rows
 
 
-def run(manifest: Manifest, cpu_profile: dict[str, Any],
+def run(benchmarks: list[dict[str, Any]], cpu_profile: dict[str, Any], profile: RunProfile,
         qemu_command: Callable[[RunProfile, str], list[str]], image: str,
         runners: dict[str, str], out_dir: str, settings: dict[str, Any]) -> None:
-    """The ``bench`` task's action."""
-    rows = plan(manifest, settings["extra"])
+    """The ``bench`` task's action: ``benchmarks`` is the manifest's list, ``profile``
+    the run profile the in-kernel boot uses."""
+    rows = plan(benchmarks, settings["extra"])
     progress = Progress(len(rows) * (len(NATIVE_RUNS) + 1) + KERNEL_STEPS)
     tag = cpu_profile["tag"]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fluid-bench-") as tmp:
         for row in rows:
             results += _native_and_host(row, runners, tag, settings, Path(tmp), progress)
-    booted = _in_kernel(manifest, qemu_command, image, os.path.join(out_dir, "serial.log"), progress)
+    booted = _in_kernel(profile, qemu_command, image, os.path.join(out_dir, "serial.log"), progress)
     results += [_kernel_entry(line, booted) for line in booted.results]
     checks = _checks(results)
     doc = {
@@ -136,9 +136,9 @@ def _native_and_host(row: Row, runners: dict[str, str], tag: str, settings: dict
                          "unit": p.unit, "throughput": p.value} for p in peers)]
 
 
-def _in_kernel(manifest: Manifest, qemu_command: Callable[[RunProfile, str], list[str]], image: str,
+def _in_kernel(profile: RunProfile, qemu_command: Callable[[RunProfile, str], list[str]], image: str,
                log_path: str, progress: Progress) -> kernel.KernelRun:
-    profile, argvs = kernel.commands(manifest, qemu_command, image)
+    argvs = kernel.commands(profile, qemu_command, image)
     progress.say("calibrating the accelerator: one boot under TCG, one under KVM if /dev/kvm is usable")
     calibration = calibrate(argvs)
     progress.step(f"accelerator: {calibration.note}")

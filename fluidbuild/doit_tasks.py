@@ -14,13 +14,13 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fluidbuild import cpuprofile, depfile, lock, runner
+from fluidbuild import cpuprofile, depfile, lock
 from fluidbuild.actions import run_command, run_python
 from fluidbuild.errors import FluidError
 from fluidbuild.fingerprint import Fingerprint
-from fluidbuild.graph import Graph, build
+from fluidbuild.graph import build
 from fluidbuild.manifest import load as load_manifest
-from fluidbuild.model import BuildContext, Command, Manifest, PyAction, TaskSpec
+from fluidbuild.model import Command, PyAction, TaskSpec
 from fluidbuild.plugin import Plugins
 from fluidbuild.toolchain import Toolbox
 
@@ -76,13 +76,9 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     toolbox = Toolbox(plugins.tools(), manifest.toolchain,
                       os.path.join(root, manifest.build_dir, ".fluidbuild", "tools.json"))
     profile = cpuprofile.resolve(manifest, plugins, toolbox)
-    ctx = BuildContext(root=root, build_dir=manifest.build_dir, manifest=manifest,
-                       cpu_profile=profile, tools=toolbox,
-                       plugin_versions={n: i.version for n, i in plugins.info.items()},
-                       qemu_command=lambda run, image, debug=False: plugins.qemu_command(
-                           run, image, toolbox(run.binary), debug))
+    ctx = plugins.context(manifest, profile, toolbox, variables)
     graph = build(manifest, plugins, ctx)
-    graph.tasks.extend(_core_tasks(manifest, plugins, ctx, graph, variables))
+    graph.tasks.append(_plugins_task(plugins))
     toolbox.save()
     explain = variables.get("explain", os.environ.get("FLUIDBUILD_EXPLAIN", "")) not in ("", "0")
     docs = {name: t.doc for name, t in manifest.targets.items()}
@@ -94,21 +90,9 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     return {"DOIT_CONFIG": doit_config(manifest.build_dir), "task_fluidbuild": task_fluidbuild}
 
 
-def _core_tasks(manifest: Manifest, plugins: Plugins, ctx: BuildContext, graph: Graph,
-                variables: dict[str, str]) -> list[TaskSpec]:
-    profile_name = variables.get("profile", "default")
-    boot = {"manifest": manifest, "qemu_command": ctx.qemu_command, "image": graph.image,
-            "profile_name": profile_name}
-    return [
-        TaskSpec("run", f"build, then boot {graph.image} in QEMU (profile=NAME, default 'default')",
-                 [PyAction(runner.run_task, {**boot, "debug": False})],
-                 file_dep=[graph.image], always=True, verbosity=2),
-        TaskSpec("debug", "boot with QEMU CPU/interrupt logging (build/qemu.log) and a GDB stub on :1234",
-                 [PyAction(runner.run_task, {**boot, "debug": True})],
-                 file_dep=[graph.image], always=True, verbosity=2),
-        TaskSpec("plugins", "list the loaded plugins, where each came from, and its version",
-                 [PyAction(_print_plugins, {"plugins": plugins})], always=True, verbosity=2),
-    ]
+def _plugins_task(plugins: Plugins) -> TaskSpec:
+    return TaskSpec("plugins", "list the loaded plugins, where each came from, and its version",
+                    [PyAction(_print_plugins, {"plugins": plugins})], always=True, verbosity=2)
 
 
 def _print_plugins(plugins: Plugins) -> None:

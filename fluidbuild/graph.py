@@ -2,18 +2,16 @@
 
 Targets are visited in dependency order; each target's plugin declares its
 tasks and outputs, and those outputs become the inputs of the targets that
-depend on it. The image is laid out by the image plugin and written by the
-core. Every task gets the identity of its plugin; tasks that cannot be built
-(a missing tool) become tasks that fail with that one clear message, so
-``doit list`` and unrelated tasks keep working.
+depend on it. Then every plugin may add whole-project tasks (the disk image,
+``run``, ``bench``...). Every task gets the identity of its plugin; tasks
+that cannot be built (a missing tool) become tasks that fail with that one
+clear message, so ``doit list`` and unrelated tasks keep working.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
-from fluidbuild import imagefile
 from fluidbuild.errors import FluidError, ToolMissing
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec
 from fluidbuild.plugin import Plugins
@@ -21,10 +19,9 @@ from fluidbuild.plugin import Plugins
 
 @dataclass
 class Graph:
-    """Everything doit needs: the tasks, and where the image goes."""
+    """Everything doit needs: the tasks, and each target's outputs."""
 
     tasks: list[TaskSpec]
-    image: str
     outputs: dict[str, list[str]]  # target name -> its outputs
 
 
@@ -49,13 +46,9 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
             continue
         outputs[name] = result.outputs
         tasks.extend(_stamped(t, target.plugin, plugins) for t in result.tasks)
-    image = manifest.image["output"]
-    why = next((broken[t] for t in manifest.image["parts"].values() if t in broken), None)
-    image_task = _failing("image", why) if why else _image_task(manifest, plugins, outputs, image)
-    tasks.append(_stamped(image_task, manifest.image["plugin"], plugins))
-    tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, image, outputs))
+    tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, outputs))
     _check_unique(tasks)
-    return Graph(tasks, image, outputs)
+    return Graph(tasks, outputs)
 
 
 def _order(manifest: Manifest) -> list[str]:
@@ -88,30 +81,6 @@ def _failing(name: str, message: str) -> TaskSpec:
 
 def _fail(message: str) -> None:
     raise FluidError(message)
-
-
-def _image_task(manifest: Manifest, plugins: Plugins, outputs: dict[str, list[str]],
-                image: str) -> TaskSpec:
-    spec = manifest.image
-    parts: dict[str, str] = {}
-    for part, target in spec["parts"].items():
-        if not outputs.get(target):
-            return _failing("image", f"target '{target}' for image part '{part}' has no output")
-        parts[part] = outputs[target][0]
-    placements = plugins.image_layout(spec["plugin"], spec, parts)
-    config: dict[str, Any] = {
-        "placements": [vars(p) for p in placements],
-        "disk_bytes": spec["disk_bytes"],
-    }
-    return TaskSpec(
-        name="image",
-        doc=f"write the bootable disk image {image}",
-        actions=[PyAction(imagefile.write_image, {"path": image, "placements": placements,
-                                                  "disk_bytes": spec["disk_bytes"]})],
-        file_dep=[p.path for p in placements],
-        targets=[image],
-        config=config,
-    )
 
 
 def _check_unique(tasks: list[TaskSpec]) -> None:

@@ -14,14 +14,19 @@ Hooks run in build order:
 2. **CPU profile** -- :func:`fluidbuild_cpu_profile` turns the manifest's
    ``cpu_profile`` request into the profile every tuned stage uses.
 3. **Task graph** -- :func:`fluidbuild_target_tasks` declares the tasks of
-   one manifest target, :func:`fluidbuild_image_layout` places the parts on
-   the disk image, :func:`fluidbuild_tasks` adds whole-project tasks.
-4. **Run** -- :func:`fluidbuild_qemu_command` builds the emulator command line.
+   one manifest target, :func:`fluidbuild_tasks` adds whole-project tasks
+   (the disk image, ``run``, ``bench``, ``jit`` come from plugins this way).
+4. **Delegation** -- a plugin that owns a section may let the manifest name
+   another plugin for one step, called through the build context:
+   :func:`fluidbuild_image_layout` places the parts on a disk image
+   (``ctx.image_layout``), :func:`fluidbuild_qemu_command` builds the
+   emulator command line of a run profile (``ctx.qemu_command``).
 
 Hooks marked *single* are called only on the plugin the manifest names for
 that target, image or run profile; the others are called on every plugin.
 Plugins receive plain data (:mod:`fluidbuild.model`) and return plain data;
-they never call each other.
+they never call each other. The core knows nothing about disks, emulators or
+benchmarks: those are sections and tasks of the plugins that own them.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ from fluidbuild.model import (
     BuildContext,
     Manifest,
     Placement,
-    RunProfile,
     Target,
     TargetResult,
     TaskSpec,
@@ -130,43 +134,49 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
 
 
 @hookspec
-def fluidbuild_image_layout(image: dict[str, Any], parts: dict[str, str]) -> list[Placement]:
-    """*Single.* Place the built parts on the disk image.
-
-    Called once per build on the plugin named by ``image.plugin``.
-
-    :param image: the validated ``image`` section (disk kind, size, layout).
-    :param parts: part name (``"stage1"``) to the built file providing it.
-    :return: the placements; the core writes the image atomically and checks
-        that every part fits its slot and the disk.
-    """
-
-
-@hookspec
-def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, image: str,
+def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext,
                      outputs: dict[str, list[str]]) -> list[TaskSpec]:
-    """Add whole-project tasks (``bench``, ``jit``, ...).
+    """Add whole-project tasks (``image``, ``run``, ``bench``, ``jit``, ...).
 
-    Called once per build on every plugin, after the targets and the image.
+    Called once per build on every plugin, after every target's tasks are
+    declared. A plugin that adds no task returns an empty list (or nothing).
 
-    :param image: the path of the disk image the build writes.
+    :param manifest: the validated manifest; a plugin's own section is
+        ``manifest.sections[name]``.
+    :param ctx: build directory, CPU profile, tool lookup, delegation calls.
     :param outputs: each target's output files, by target name.
     :return: task descriptions; names must not clash with other tasks.
     """
 
 
-# -- 4. run ---------------------------------------------------------------------
+# -- 4. delegation ------------------------------------------------------------------
 
 
 @hookspec
-def fluidbuild_qemu_command(profile: RunProfile, image: str, qemu: Tool, debug: bool) -> list[str]:
+def fluidbuild_image_layout(image: dict[str, Any], parts: dict[str, str]) -> list[Placement]:
+    """*Single.* Place the built parts on the disk image.
+
+    Called by the plugin that writes the disk image (``ctx.image_layout``),
+    on the plugin named by ``image.plugin``.
+
+    :param image: the validated ``image`` section (disk kind, size, layout),
+        with ``disk_bytes`` and ``disk_sectors`` filled in.
+    :param parts: part name (``"stage1"``) to the built file providing it.
+    :return: the placements; the image writer writes the image atomically
+        and checks that every part fits its slot and the disk.
+    """
+
+
+@hookspec
+def fluidbuild_qemu_command(profile: Any, image: str, qemu: Tool, debug: bool) -> list[str]:
     """*Single.* Build the emulator command line for one run profile.
 
-    Called when ``doit run`` or ``doit debug`` starts, on the plugin named
-    by the run profile.
+    Called when ``doit run``, ``doit debug`` or ``doit bench`` starts
+    (``ctx.qemu_command``), on the plugin named by the run profile.
 
-    :param profile: the validated run profile (binary, accelerator, CPU
-        model, memory, drive kind, extra arguments).
+    :param profile: the validated run profile, a
+        :class:`fluidbench.qemu.RunProfile` (binary, accelerator, CPU model,
+        memory, drive kind, extra arguments).
     :param image: path of the disk image to boot.
     :param qemu: the resolved emulator.
     :param debug: true for ``doit debug`` (CPU and interrupt log, GDB stub).

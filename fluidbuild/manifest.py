@@ -1,10 +1,12 @@
 """Loading ``manifest.yaml`` into a validated :class:`~fluidbuild.model.Manifest`.
 
 The core owns the sections every build has (``toolchain``, ``cpu_profile``,
-``targets``, ``image``, ``run``); plugins add their own sections and the
-schema of their targets' ``options``. Unknown keys are errors, globs must
-match, paths stay inside the project, and target dependencies must exist and
-be acyclic. Every error names the file, line and key path.
+``targets``); plugins add their own sections (the disk ``image``, the ``run``
+profiles, ``benchmarks``, ...) and the schema of their targets' ``options``.
+Unknown keys are errors, globs must match, paths stay inside the project,
+target names a section refers to (:class:`~fluidbuild.schema.TargetRef`) and
+target dependencies must exist, and dependencies must be acyclic. Every error
+names the file, line and key path.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ import os
 from typing import Any
 
 from fluidbuild.errors import ManifestError, PluginError
-from fluidbuild.model import Manifest, RunProfile, Target
+from fluidbuild.model import Manifest, Target
 from fluidbuild.plugin import Plugins
 from fluidbuild.schema import (
     Field,
-    Float,
-    Int,
     List,
     Map,
     MapOf,
@@ -31,7 +31,6 @@ from fluidbuild.schema import (
 from fluidbuild.yamlsource import LineDict, load_yaml
 
 NAME = r"[a-z][a-z0-9_]*"
-SECTOR = 512
 
 
 class Raw(Schema):
@@ -50,35 +49,6 @@ TARGET = Map({
     "options": Field(Raw(), default=None, doc="plugin-specific, checked by the plugin"),
 })
 
-LAYOUT_SLOT = Map({
-    "part": Field(Str(pattern=NAME), required=True),
-    "lba": Field(Int(minimum=0), required=True),
-    "sectors": Field(Int(minimum=1), doc="slot size; omitted: up to the end of the disk"),
-})
-
-IMAGE = Map({
-    "plugin": Field(Str(pattern=NAME), default="image"),
-    "output": Field(RelPath(), default=None, doc="default: <build_dir>/fluid.img"),
-    "disk": Field(Str(choices=("floppy", "hdd")), default="floppy"),
-    "hdd_mib": Field(Int(minimum=1, maximum=4096), default=16),
-    "parts": Field(MapOf(Str(pattern=NAME), key_pattern=NAME), required=True,
-                   doc="part name -> target providing it"),
-    "layout": Field(List(LAYOUT_SLOT, min_items=1), required=True),
-})
-
-RUN = Map({
-    "plugin": Field(Str(pattern=NAME), default="qemu"),
-    "binary": Field(Str(choices=("qemu-system-i386", "qemu-system-x86_64")),
-                    default="qemu-system-i386"),
-    "accel": Field(Str(choices=("tcg", "kvm")), default="tcg"),
-    "cpu": Field(Str(pattern=r"[A-Za-z0-9_.,+=-]+"), default="max"),
-    "memory_mib": Field(Int(minimum=2, maximum=3072), default=128),
-    "timeout_s": Field(Float(minimum=0.1, maximum=3600), default=60.0),
-    "drive": Field(Str(choices=("floppy", "ide")), default="floppy"),
-    "args": Field(List(Str()), default=[]),
-    "serial_log": Field(RelPath(), default=None),
-})
-
 CPU_PROFILE = Map({
     "mode": Field(Str(choices=("host", "pinned", "generic")), default="host"),
     "cpu": Field(Str(pattern=r"[a-z0-9_.-]+"), doc="pinned: an LLVM CPU name such as haswell"),
@@ -94,8 +64,6 @@ CORE_SECTIONS: dict[str, Field] = {
     "toolchain": Field(MapOf(List(Str(), min_items=1), key_pattern=r"[a-z][a-z0-9_-]*"), default={}),
     "cpu_profile": Field(CPU_PROFILE),
     "targets": Field(MapOf(TARGET, key_pattern=NAME), required=True),
-    "image": Field(IMAGE, required=True),
-    "run": Field(MapOf(RUN, key_pattern=NAME), required=True),
 }
 
 
@@ -130,18 +98,17 @@ def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest
         # An absent mapping section reads as its defaults, so plugins need no fallbacks.
         default = schema.validate(None, Where(path, section, None)) if isinstance(schema, Map) else None
         fields[section] = Field(schema, default=default)
-    top = Map(fields).validate(data, Where(path, "", 1))
-    where = Where(path, "", 1)
+    where = Where(path, "", 1, refs=[])
+    top = Map(fields).validate(data, where)
     targets = _targets(top["targets"], data["targets"], where.child("targets", data.key_lines.get(
         "targets")), root, plugins)
-    image = _image(top, data, where, targets)
-    runs = {name: _run_profile(name, spec, top["build_dir"]) for name, spec in top["run"].items()}
-    if "default" not in runs:
-        raise where.child("run", data.key_lines.get("run")).fail("a run profile named 'default' is required")
+    for name, ref in where.refs or []:
+        if name not in targets:
+            raise ref.fail(f"unknown target '{name}'")
     return Manifest(
         path=path, root=root, build_dir=top["build_dir"],
         toolchain={k: tuple(v) for k, v in top["toolchain"].items()},
-        cpu_profile=top["cpu_profile"], targets=targets, image=image, run=runs,
+        cpu_profile=top["cpu_profile"], targets=targets,
         sections={name: top[name] for name in contributed},
     )
 
@@ -204,33 +171,6 @@ def _check_acyclic(targets: dict[str, Target], where: Where) -> None:
 
     for name in targets:
         visit(name, [])
-
-
-def _image(top: dict[str, Any], data: LineDict, where: Where,
-           targets: dict[str, Target]) -> dict[str, Any]:
-    image = dict(top["image"])
-    image_where = where.child("image", data.key_lines.get("image"))
-    for part, target in image["parts"].items():
-        if target not in targets:
-            raise image_where.child("parts", None).child(part, None).fail(
-                f"unknown target '{target}'")
-    for slot in image["layout"]:
-        if slot["part"] not in image["parts"]:
-            raise image_where.child("layout", None).fail(
-                f"layout names part '{slot['part']}', which is not in image.parts")
-    image["output"] = image["output"] or f"{top['build_dir']}/fluid.img"
-    image["disk_bytes"] = 1_474_560 if image["disk"] == "floppy" else image["hdd_mib"] << 20
-    image["disk_sectors"] = image["disk_bytes"] // SECTOR
-    return image
-
-
-def _run_profile(name: str, spec: dict[str, Any], build_dir: str) -> RunProfile:
-    return RunProfile(
-        name=name, plugin=spec["plugin"], binary=spec["binary"], accel=spec["accel"],
-        cpu=spec["cpu"], memory_mib=spec["memory_mib"], timeout_s=spec["timeout_s"],
-        drive=spec["drive"], args=tuple(spec["args"]),
-        serial_log=spec["serial_log"] or f"{build_dir}/serial-{name}.log",
-    )
 
 
 def load(path: str, root: str) -> tuple[Manifest, Plugins]:

@@ -56,22 +56,6 @@ class Placement:
     max_sectors: int | None  # None: up to the end of the disk
 
 
-@dataclass(frozen=True)
-class RunProfile:
-    """One ``run:`` entry: how to boot the image in QEMU."""
-
-    name: str
-    plugin: str
-    binary: str
-    accel: str
-    cpu: str
-    memory_mib: int
-    timeout_s: float
-    drive: str  # "floppy" or "ide"
-    args: tuple[str, ...]
-    serial_log: str
-
-
 @dataclass
 class Manifest:
     """The whole validated manifest."""
@@ -82,9 +66,7 @@ class Manifest:
     toolchain: dict[str, tuple[str, ...]]
     cpu_profile: dict[str, Any]
     targets: dict[str, Target]
-    image: dict[str, Any]
-    run: dict[str, RunProfile]
-    sections: dict[str, Any]  # plugin-contributed top-level sections
+    sections: dict[str, Any]  # plugin-contributed top-level sections (image, run, benchmarks, ...)
 
 
 @dataclass
@@ -144,9 +126,15 @@ class BuildContext:
     manifest: Manifest
     cpu_profile: dict[str, Any]
     tools: Callable[[str], Tool]  # resolve a tool by logical name (raises ToolMissing)
-    plugin_versions: dict[str, str]
-    # The emulator argv for a run profile and image (debug=True: logging and a
-    # GDB stub), from the profile's plugin; resolves the emulator when called.
+    # The command line's NAME=VALUE variables (``doit run profile=lba``).
+    variables: dict[str, str] = field(default_factory=dict)
+    # The single-plugin hooks a plugin may delegate to, called through the core
+    # so the manifest decides which plugin answers:
+    # image_layout(plugin, image_section, parts) -> placements (fluidbuild_image_layout)
+    image_layout: Callable[[str, dict[str, Any], dict[str, str]], list[Placement]] = field(
+        default=lambda plugin, image, parts: [])
+    # qemu_command(profile, image, debug=False) -> argv, from the profile's plugin
+    # (fluidbuild_qemu_command); resolves the emulator when called.
     qemu_command: Callable[..., list[str]] = field(default=lambda profile, image, debug=False: [])
 
     def out(self, *parts: str) -> str:

@@ -29,7 +29,6 @@ from fluidbuild.model import (
     BuildContext,
     Manifest,
     Placement,
-    RunProfile,
     Target,
     TargetResult,
     TaskSpec,
@@ -52,7 +51,10 @@ class PluginInfo:
 class Plugins:
     """The plugin manager facade used by the core."""
 
-    def __init__(self, local_plugins: dict[str, str] | None = None) -> None:
+    def __init__(self, local_plugins: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        """Load the installed plugins, then ``local_plugins`` (name -> file), then
+        ``extra`` (name -> plugin object, for tests: :mod:`fluidbuild.testing`)."""
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self.info: dict[str, PluginInfo] = {}
@@ -63,6 +65,8 @@ class Plugins:
         for name, path in (local_plugins or {}).items():
             self._register(name, lambda path=path, name=name: _load_file(name, path),
                            "local", f"project file {path}")
+        for name, plugin in (extra or {}).items():
+            self._register(name, lambda plugin=plugin: plugin, "test", "test plugin object")
         try:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -124,6 +128,15 @@ class Plugins:
         except Exception as exc:  # noqa: BLE001 -- named in one line instead of a traceback
             raise PluginError(plugin, hook, f"{type(exc).__name__}: {exc}") from None
 
+    def context(self, manifest: Manifest, cpu_profile: dict[str, Any], tools: Callable[[str], Tool],
+                variables: dict[str, str] | None = None) -> BuildContext:
+        """The :class:`BuildContext` plugins receive, its delegation calls bound to these plugins."""
+        return BuildContext(
+            root=manifest.root, build_dir=manifest.build_dir, manifest=manifest, cpu_profile=cpu_profile,
+            tools=tools, variables=dict(variables or {}), image_layout=self.image_layout,
+            qemu_command=lambda run, image, debug=False: self.qemu_command(run, image, tools(run.binary),
+                                                                           debug))
+
     # -- the hooks, typed ----------------------------------------------------------
 
     def manifest_sections(self) -> dict[str, tuple[str, Schema]]:
@@ -164,13 +177,13 @@ class Plugins:
     def image_layout(self, plugin: str, image: dict[str, Any], parts: dict[str, str]) -> list[Placement]:
         return list(self._one(plugin, "fluidbuild_image_layout", image=image, parts=parts))
 
-    def tasks(self, manifest: Manifest, ctx: BuildContext, image: str,
+    def tasks(self, manifest: Manifest, ctx: BuildContext,
               outputs: dict[str, list[str]]) -> list[tuple[str, TaskSpec]]:
         """Whole-project tasks, each with the name of the plugin that declared it."""
         return [(plugin, t) for plugin, specs in self._all("fluidbuild_tasks", manifest=manifest, ctx=ctx,
-                                                           image=image, outputs=outputs) for t in specs]
+                                                           outputs=outputs) for t in specs]
 
-    def qemu_command(self, profile: RunProfile, image: str, qemu: Tool, debug: bool) -> list[str]:
+    def qemu_command(self, profile: Any, image: str, qemu: Tool, debug: bool) -> list[str]:
         return list(self._one(profile.plugin, "fluidbuild_qemu_command", profile=profile,
                               image=image, qemu=qemu, debug=debug))
 

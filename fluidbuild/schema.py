@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +26,14 @@ class Where:
     path: str
     keypath: str
     line: int | None
+    # Target names met while validating (:class:`TargetRef`), checked by the
+    # core once every target is known; shared by a Where and its children.
+    refs: list[tuple[str, Where]] | None = field(default=None, repr=False, compare=False)
 
     def child(self, key: str | int, line: int | None) -> Where:
         sub = f"{self.keypath}[{key}]" if isinstance(key, int) else (
             f"{self.keypath}.{key}" if self.keypath else key)
-        return Where(self.path, sub, line or self.line)
+        return Where(self.path, sub, line or self.line, self.refs)
 
     def fail(self, message: str) -> ManifestError:
         return ManifestError(self.path, self.line, self.keypath, message)
@@ -223,3 +227,35 @@ class Scalar(Schema):
         if not isinstance(value, (str, int, bool)):
             raise where.fail(f"expected a string, integer or boolean, got {_kind(value)}")
         return value
+
+
+@dataclass
+class TargetRef(Str):
+    """The name of a manifest target; the core checks that it exists (naming the line)."""
+
+    pattern: str = r"[a-z][a-z0-9_]*"
+
+    def validate(self, value: Any, where: Where) -> str:
+        name = super().validate(value, where)
+        if where.refs is not None:
+            where.refs.append((name, where))
+        return name
+
+    def describe(self) -> str:
+        return "a target name"
+
+
+@dataclass
+class Checked(Schema):
+    """``schema``, then ``check(value, where)``: rules across keys (raise ``where.fail``)."""
+
+    schema: Schema
+    check: Callable[[Any, Where], None]
+
+    def validate(self, value: Any, where: Where) -> Any:
+        result = self.schema.validate(value, where)
+        self.check(result, where)
+        return result
+
+    def describe(self) -> str:
+        return self.schema.describe()

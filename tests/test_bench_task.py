@@ -115,7 +115,11 @@ def test_markdown_and_chart_are_written(benched: tuple[Path, str, dict[str, Any]
 
 
 def manifest_with(targets: dict[str, Target], sections: dict[str, Any]) -> Manifest:
-    return Manifest("manifest.yaml", "/p", "build", {}, {}, targets, {}, {}, sections)
+    defaults = {"bench": {"extra": [], "seconds": 0.3, "host_repeat": 10},
+                "image": {"output": None}, "run": {"default": {
+                    "plugin": "qemu", "binary": "qemu-system-i386", "accel": "tcg", "cpu": "max",
+                    "memory_mib": 128, "timeout_s": 60.0, "drive": "floppy", "args": [], "serial_log": None}}}
+    return Manifest("manifest.yaml", "/p", "build", {}, {}, targets, {**defaults, **sections})
 
 
 def runner_target(arch: str) -> Target:
@@ -125,7 +129,7 @@ def runner_target(arch: str) -> Target:
 def declare(manifest: Manifest) -> list:
     ctx = BuildContext("/p", "build", manifest, {"tag": "AVX2"}, lambda name: None, {})
     outputs = {name: [f"build/{name}/runner"] for name in manifest.targets}
-    return bench.fluidbuild_tasks(manifest, ctx, "build/fluid.img", outputs)
+    return bench.fluidbuild_tasks(manifest, ctx, outputs)
 
 
 def test_bench_task_depends_on_runners_and_image() -> None:

@@ -11,7 +11,7 @@ from conftest import copy_project, doit
 from fluidbuild import cpuprofile
 from fluidbuild.graph import Graph, build
 from fluidbuild.manifest import load
-from fluidbuild.model import BuildContext, PyAction
+from fluidbuild.model import PyAction
 from fluidbuild.toolchain import Toolbox
 
 
@@ -20,7 +20,7 @@ def make_graph(project: Path, overrides: dict[str, tuple[str, ...]] | None = Non
     manifest.toolchain.update(overrides or {})
     toolbox = Toolbox(plugins.tools(), manifest.toolchain, str(project / "build/.fluidbuild/tools.json"))
     profile = cpuprofile.resolve(manifest, plugins, toolbox)
-    ctx = BuildContext(str(project), "build", manifest, profile, toolbox, {})
+    ctx = plugins.context(manifest, profile, toolbox)
     return build(manifest, plugins, ctx)
 
 
@@ -48,9 +48,11 @@ def test_targets_chain_through_their_outputs(project: Path) -> None:
 def test_missing_tool_fails_only_what_needs_it(project: Path) -> None:
     graph = make_graph(project, {"nasm": ("nasm-missing",)})
     tasks = {t.name: t for t in graph.tasks}
-    for name in ("stage1", "stage2", "kernel_asm", "kernel_elf", "kernel_flat", "kernel", "image"):
+    for name in ("stage1", "stage2", "kernel_asm", "kernel_elf", "kernel_flat", "kernel"):
         assert "missing tool: nasm" in tasks[name].doc, name
         assert isinstance(tasks[name].actions[0], PyAction)
+    assert "cannot build" in tasks["image"].doc and tasks["image"].task_dep == ["stage1"], \
+        "the image fails after the part that says why"
     assert "kernel_ir:src/kernel/vga.c" in tasks, "C compilation does not need nasm"
 
 

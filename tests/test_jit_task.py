@@ -15,7 +15,7 @@ DEFAULTS = jit.SECTION.validate(None, Where("manifest.yaml", "jit", None))
 
 
 def declare(sections: dict, outputs: dict[str, list[str]]) -> list:
-    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, {}, {}, sections)
+    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, sections)
     ctx = BuildContext("/p", "build", manifest, {"tag": "AVX2"}, lambda name: None, {})
     return jit.fluidbuild_tasks(manifest, ctx, outputs)
 

@@ -116,8 +116,8 @@ def test_bad_manifest_through_doit_exits_2_without_traceback(project: Path) -> N
 def test_valid_manifest_loads(project: Path) -> None:
     manifest, plugins = load("manifest.yaml", str(project))
     assert manifest.targets["stage1"].options["size"] == 512
-    assert manifest.image["disk_bytes"] == 1_474_560
-    assert manifest.run["default"].accel == "tcg"
+    assert manifest.sections["image"]["disk"] == "floppy"
+    assert manifest.sections["run"]["default"]["accel"] == "tcg"
     assert {"nasm", "clang_ir", "llvm_link", "codegen", "link", "flatten", "stamp", "image", "qemu",
             "cpu_flags", "bench_registry"} <= set(plugins.info)
 

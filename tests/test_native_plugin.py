@@ -18,7 +18,7 @@ REGISTRY = "build/gen/bench_registry.c"
 
 def fake_ctx(benchmarks: list[str], profile: dict | None = None) -> BuildContext:
     sections = {"benchmarks": [{"name": n, "size": None, "iterations": 1} for n in benchmarks]}
-    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, {}, {}, sections)
+    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, sections)
     return BuildContext("/p", "build", manifest, profile or PROFILE, TOOLS.__getitem__, {})
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import doit, edit, executed
 
+from fluidbench.qemu import RunProfile
 from fluidbuild import depfile
 from fluidbuild.doit_tasks import default_tasks
 from fluidbuild.errors import FluidError
 from fluidbuild.fingerprint import describe_changes
-from fluidbuild.model import BuildContext, Command, Manifest, Placement, RunProfile, Target, Tool
+from fluidbuild.model import BuildContext, Command, Manifest, Placement, Target, Tool
 from fluidbuild_plugins.compile import clang_ir, flatten, nasm
 from fluidbuild_plugins.fluidos import bench_registry, cpu_flags, image, qemu, stamp
 
@@ -25,7 +26,7 @@ FAKE_TOOLS = {name: Tool(name, f"/opt/fake/{name}", f"{name} version 19.1.7")
 
 def fake_ctx(profile: dict | None = None) -> BuildContext:
     """A build context whose toolchain is fake: enough to check declared tasks."""
-    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, {}, {}, {"benchmarks": []})
+    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, {"benchmarks": []})
     return BuildContext("/p", "build", manifest, profile or {"clang_flags": ["-march=haswell"],
                                                              "tag": "AVX2", "feature_bits": 0x2000},
                         FAKE_TOOLS.__getitem__, {})
@@ -105,7 +106,7 @@ def test_image_layout_and_fit_checks(tmp_path: Path) -> None:
             "disk_sectors": 2880}
     placements = image.fluidbuild_image_layout(spec, {"a": "a.bin", "b": "b.bin"})
     assert placements == [Placement("a", "a.bin", 0, 1), Placement("b", "b.bin", 1, None)]
-    from fluidbuild.imagefile import write_image
+    from fluidbuild_plugins.fluidos.disk import write_image
 
     (tmp_path / "a.bin").write_bytes(b"A" * 513)
     (tmp_path / "b.bin").write_bytes(b"B")

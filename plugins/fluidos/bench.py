@@ -17,10 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from fluidbench.native import NATIVE_PLUGIN, native_targets
+from fluidbench.qemu import DEFAULT_PROFILE, RunProfile
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec
 from fluidbuild.schema import Field, Float, Int, List, Map, Schema, Str
+from fluidbuild_plugins.fluidos import disk
 
 ARCHES = ("x86_64", "i386")  # the runners the suite needs (options.arch of `native` targets)
 SECTION = Map({
@@ -41,18 +43,19 @@ def fluidbuild_manifest_sections() -> dict[str, Schema]:
 
 
 @hookimpl
-def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, image: str,
-                     outputs: dict[str, list[str]]) -> list[TaskSpec]:
-    settings = {name: f.default for name, f in SECTION.fields.items()}
-    settings.update(manifest.sections.get("bench") or {})
+def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, outputs: dict[str, list[str]]) -> list[TaskSpec]:
+    settings = manifest.sections["bench"]
     runners = {arch: outputs[name][0] for arch, name in native_targets(manifest).items()
                if outputs.get(name)}
     why = _unrunnable(manifest, settings, runners)
     if why:  # a task that fails when run: `doit image` and the rest keep working
         return [TaskSpec("bench", f"(cannot run: {why})", [PyAction(_unavailable, {"why": why})],
                          always=True)]
-    kwargs = {"manifest": manifest, "cpu_profile": ctx.cpu_profile, "qemu_command": ctx.qemu_command,
-              "image": image,
+    image = disk.image_path(manifest)
+    profile = RunProfile.from_section(DEFAULT_PROFILE, manifest.sections["run"][DEFAULT_PROFILE],
+                                      manifest.build_dir)
+    kwargs = {"benchmarks": manifest.sections["benchmarks"], "cpu_profile": ctx.cpu_profile,
+              "profile": profile, "qemu_command": ctx.qemu_command, "image": image,
               "runners": {arch: runners[arch] for arch in ARCHES}, "out_dir": ctx.out("bench"),
               "settings": settings}
     return [TaskSpec(
@@ -75,6 +78,8 @@ def _unrunnable(manifest: Manifest, settings: dict[str, Any], runners: dict[str,
         return f"no target of plugin '{NATIVE_PLUGIN}' with arch {', '.join(missing)}"
     if not names:
         return "the manifest lists no benchmarks"
+    if manifest.sections.get("image") is None or not manifest.sections.get("run"):
+        return "the manifest has no image or run section to boot"
     if unknown:
         return (f"bench.extra names {', '.join(unknown)}, not in the manifest's benchmarks "
                 "(the native runners contain only those)")

@@ -1,8 +1,12 @@
-"""image: the disk layout of the seed: stage 1 at LBA 0, stage 2 at 1-8, kernel from 9.
+"""image: the ``image`` manifest section and the task writing the bootable disk image.
 
-The slots come from the manifest's ``image.layout``; this plugin maps them to
-the built parts. A third-party layout (an LBA-only loader with a bigger
-stage 2, a partition table) replaces it by name.
+The seed's layout is stage 1 at LBA 0, stage 2 at 1-8 and the kernel from 9;
+the slots come from ``image.layout`` and the parts from targets
+(``image.parts``). The placement step is the single hook
+``fluidbuild_image_layout`` of the plugin ``image.plugin`` names (this one
+by default), so a third-party layout (a bigger stage 2, a partition table)
+replaces only that step. The ``image`` task writes the disk atomically and
+refuses a part larger than its slot or the disk.
 """
 
 from __future__ import annotations
@@ -11,7 +15,65 @@ from typing import Any
 
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
-from fluidbuild.model import Placement
+from fluidbuild.model import BuildContext, Manifest, Placement, PyAction, TaskSpec
+from fluidbuild.schema import Checked, Field, Int, List, Map, MapOf, RelPath, Schema, Str, TargetRef, Where
+from fluidbuild_plugins.fluidos import disk
+
+NAME = r"[a-z][a-z0-9_]*"
+LAYOUT_SLOT = Map({
+    "part": Field(Str(pattern=NAME), required=True),
+    "lba": Field(Int(minimum=0), required=True),
+    "sectors": Field(Int(minimum=1), doc="slot size; omitted: up to the end of the disk"),
+})
+
+
+def _check_layout(image: dict[str, Any], where: Where) -> None:
+    for i, slot in enumerate(image["layout"]):
+        if slot["part"] not in image["parts"]:
+            raise where.child("layout", None).child(i, None).fail(
+                f"layout names part '{slot['part']}', which is not in image.parts")
+
+
+SECTION = Checked(Map({
+    "plugin": Field(Str(pattern=NAME), default="image", doc="plugin placing the parts"),
+    "output": Field(RelPath(), default=None, doc=f"default: <build_dir>/{disk.IMAGE_NAME}"),
+    "disk": Field(Str(choices=("floppy", "hdd")), default="floppy"),
+    "hdd_mib": Field(Int(minimum=1, maximum=4096), default=16),
+    "parts": Field(MapOf(TargetRef(), key_pattern=NAME), required=True,
+                   doc="part name -> target providing it"),
+    "layout": Field(List(LAYOUT_SLOT, min_items=1), required=True),
+}), _check_layout)
+
+
+@hookimpl
+def fluidbuild_manifest_sections() -> dict[str, Schema]:
+    return {"image": SECTION}
+
+
+@hookimpl
+def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, outputs: dict[str, list[str]]) -> list[TaskSpec]:
+    spec = manifest.sections["image"]
+    if spec is None:  # the manifest builds no disk image
+        return []
+    path = disk.image_path(manifest)
+    parts: dict[str, str] = {}
+    for part, target in spec["parts"].items():
+        if not outputs.get(target):  # its own failing task (a missing tool...) runs first and says why
+            return [_failing(f"target '{target}' for image part '{part}' cannot be built or has no output",
+                             target)]
+        parts[part] = outputs[target][0]
+    size = disk.disk_bytes(spec)
+    placements = ctx.image_layout(spec["plugin"], {**spec, "disk_bytes": size,
+                                                   "disk_sectors": size // disk.SECTOR}, parts)
+    return [TaskSpec(
+        name="image",
+        doc=f"write the bootable disk image {path}",
+        actions=[PyAction(disk.write_image, {"path": path, "placements": placements, "disk_size": size})],
+        file_dep=[p.path for p in placements],
+        targets=[path],
+        config={"placements": [vars(p) for p in placements], "disk_bytes": size,
+                "layout_plugin": spec["plugin"]},
+    )]
 
 
 @hookimpl
@@ -23,3 +85,12 @@ def fluidbuild_image_layout(image: dict[str, Any], parts: dict[str, str]) -> lis
                              f"{image['disk_sectors']}-sector disk")
         placements.append(Placement(slot["part"], parts[slot["part"]], slot["lba"], slot["sectors"]))
     return placements
+
+
+def _failing(why: str, target: str) -> TaskSpec:
+    return TaskSpec("image", f"(cannot build: {why})", [PyAction(_unavailable, {"why": why})],
+                    task_dep=[target], always=True)
+
+
+def _unavailable(why: str) -> None:
+    raise FluidError(f"cannot write the disk image: {why}")

@@ -1,24 +1,85 @@
-"""qemu: the emulator command line for ``doit run`` and ``doit debug``.
+"""qemu: the ``run`` manifest section and the ``doit run`` / ``doit debug`` tasks.
 
-Headless, no network, the serial console on standard output, and the
-``isa-debug-exit`` device so the guest ends QEMU with its verdict
+Each ``run:`` entry is a profile (``doit run profile=lba``); ``default`` is
+required. Its command line comes from the single hook
+``fluidbuild_qemu_command`` of the plugin the profile names (this one by
+default): headless, no network, the serial console on standard output, and
+the ``isa-debug-exit`` device so the guest ends QEMU with its verdict
 (docs/boot-protocol.md). The image is attached with ``snapshot=on`` so a
-guest can never modify the build output.
+guest can never modify the build output. Booting and judging the guest is
+:mod:`fluidbench.qemu`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from fluidbench.qemu import DEFAULT_PROFILE, RunProfile, run_task
+from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
-from fluidbuild.model import RunProfile, Tool, ToolSpec
+from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec, Tool, ToolSpec
+from fluidbuild.schema import Checked, Field, Float, Int, List, Map, MapOf, RelPath, Schema, Str, Where
 from fluidbuild.toolchain import QEMU_I386, QEMU_X86_64
+from fluidbuild_plugins.fluidos import disk
 
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
 BOOT_ORDER = {"floppy": "a", "ide": "c"}
+DEBUG_LOG = "qemu.log"  # under the build directory
+
+PROFILE = Map({
+    "plugin": Field(Str(pattern=r"[a-z][a-z0-9_]*"), default="qemu",
+                    doc="plugin building the emulator command line"),
+    "binary": Field(Str(choices=("qemu-system-i386", "qemu-system-x86_64")),
+                    default="qemu-system-i386"),
+    "accel": Field(Str(choices=("tcg", "kvm")), default="tcg"),
+    "cpu": Field(Str(pattern=r"[A-Za-z0-9_.,+=-]+"), default="max"),
+    "memory_mib": Field(Int(minimum=2, maximum=3072), default=128),
+    "timeout_s": Field(Float(minimum=0.1, maximum=3600), default=60.0),
+    "drive": Field(Str(choices=("floppy", "ide")), default="floppy"),
+    "args": Field(List(Str()), default=[]),
+    "serial_log": Field(RelPath(), default=None),
+})
+
+
+def _check_default(profiles: dict[str, Any], where: Where) -> None:
+    if DEFAULT_PROFILE not in profiles:
+        raise where.fail(f"a run profile named '{DEFAULT_PROFILE}' is required")
+
+
+SECTION = Checked(MapOf(PROFILE, key_pattern=r"[a-z][a-z0-9_]*"), _check_default)
 
 
 @hookimpl
 def fluidbuild_tools() -> list[ToolSpec]:
     return [QEMU_I386, QEMU_X86_64]
+
+
+@hookimpl
+def fluidbuild_manifest_sections() -> dict[str, Schema]:
+    return {"run": SECTION}
+
+
+@hookimpl
+def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext) -> list[TaskSpec]:
+    if not manifest.sections.get("run") or manifest.sections.get("image") is None:
+        return []
+    image = disk.image_path(manifest)
+    name = ctx.variables.get("profile", DEFAULT_PROFILE)
+    profiles = manifest.sections["run"]
+    if name not in profiles:
+        why = f"{manifest.path}: no run profile named '{name}' (known: {', '.join(profiles)})"
+        actions = [PyAction(_unavailable, {"why": why})]
+        return [TaskSpec(task, f"(cannot run: {why})", actions, always=True) for task in ("run", "debug")]
+    profile = RunProfile.from_section(name, profiles[name], manifest.build_dir)
+    boot = {"profile": profile, "qemu_command": ctx.qemu_command, "image": image}
+    return [
+        TaskSpec("run", f"build, then boot {image} in QEMU (profile=NAME, default '{DEFAULT_PROFILE}')",
+                 [PyAction(run_task, {**boot, "debug": False})],
+                 file_dep=[image], always=True, verbosity=2),
+        TaskSpec("debug", f"boot with QEMU CPU/interrupt logging ({ctx.out(DEBUG_LOG)}) and a GDB stub "
+                 "on :1234", [PyAction(run_task, {**boot, "debug": True})],
+                 file_dep=[image], always=True, verbosity=2),
+    ]
 
 
 @hookimpl
@@ -36,5 +97,9 @@ def qemu_argv(binary: str, image: str, drive: str, accel: str = "tcg", cpu: str 
             "-drive", f"file={image},format=raw,if={drive},snapshot=on",
             "-boot", BOOT_ORDER[drive]]
     if debug:
-        argv += ["-d", "int,cpu_reset,guest_errors", "-D", "build/qemu.log", "-s"]
+        argv += ["-d", "int,cpu_reset,guest_errors", "-D", f"build/{DEBUG_LOG}", "-s"]
     return argv
+
+
+def _unavailable(why: str) -> None:
+    raise FluidError(why)
