@@ -8,7 +8,7 @@ size of the ``bench`` section:
   the in-kernel run); each figure is the fastest of as many run() calls as
   fill the section's ``seconds``;
 * the host references a user would pick instead, on the same input
-  (:func:`fluidbench.reference.measure_host`).
+  (:func:`fluidbench.host.measure_host`).
 
 Then the image boots once in QEMU (:mod:`fluidbench.kernel`) and
 each in-kernel checksum must equal the native i386 checksum of the same
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fluidbench import chart, kernel, native, reference, report
+from fluidbench import chart, host, kernel, native, report
 from fluidbench.accel import calibrate
 from fluidbench.qemu import RunProfile
 from fluidbuild.errors import FluidError
@@ -45,7 +45,6 @@ class Row:
 
     name: str
     size: int | None
-    in_kernel: bool
 
 
 class Progress:
@@ -65,9 +64,9 @@ class Progress:
 
 def plan(benchmarks: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[Row]:
     """The manifest's benchmarks, then the extra sizes not already among them."""
-    rows = [Row(b["name"], b["size"], True) for b in benchmarks]
+    rows = [Row(b["name"], b["size"]) for b in benchmarks]
     seen = {(r.name, r.size) for r in rows}
-    rows += [Row(e["name"], e["size"], False) for e in extra if (e["name"], e["size"]) not in seen]
+    rows += [Row(e["name"], e["size"]) for e in extra if (e["name"], e["size"]) not in seen]
     return rows
 
 
@@ -125,7 +124,7 @@ def _native_and_host(row: Row, runners: dict[str, str], tag: str, settings: dict
                       f"{report.human(entries[-1]['throughput'], line['unit'])}")
     size = entries[0]["size"]
     try:
-        peers = reference.measure_host(row.name, size, dump, settings["host_repeat"])
+        peers = host.measure_host(row.name, size, dump, settings["host_repeat"])
     except RuntimeError as exc:
         progress.step(f"host references for {row.name} unavailable: {exc}")
         return [*entries, {"env": "host", "name": row.name, "size": size, "label": "unavailable",

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fluidbench import native, reference  # noqa: E402
+from fluidbench import host, native  # noqa: E402
 from fluidbench.report import human  # noqa: E402
 from fluidbuild.manifest import load  # noqa: E402
 
@@ -69,7 +69,7 @@ def main() -> None:
             t = native.best_rate(timed(runners["x86_64"], name, "tuned", size, args.seconds,
                                        "--dump-file", str(dump)))
             t32 = native.best_rate(timed(runners["i386"], name, "tuned", size, args.seconds))
-            for i, peer in enumerate(reference.measure_host(name, size, dump, HOST_REPEAT)):
+            for i, peer in enumerate(host.measure_host(name, size, dump, HOST_REPEAT)):
                 left = (f"{name:14} {size:>9}  {human(g, peer.unit):>18} {human(t, peer.unit):>18} "
                         f"{t / g:6.2f}  {human(t32, peer.unit):>18}") if i == 0 else " " * (len(header) - 41)
                 print(f"{left}  {peer.label:>14} {human(peer.value, peer.unit):>17} {t / peer.value:6.2f}")

@@ -3,7 +3,7 @@
 Both variants of every benchmark run in the native runners the build makes
 (``doit native_x86_64 native_i386``: x86-64, and i386 built with the
 kernel's flags); each run dumps its input and output regions, which
-fluidbench.reference checks against numpy, numpy.fft, hashlib and
+fluidbench.oracle checks against numpy, numpy.fft, hashlib and
 Python ``re``, and from which it recomputes the checksum the runner printed.
 Sizes are picked to reach the edge paths.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_project, doit
 
-from fluidbench import native, reference
+from fluidbench import native, oracle
 
 VARIANTS = ("generic", "tuned")
 ARCHES = ("x86_64", "i386")
@@ -63,9 +63,9 @@ def test_output_matches_reference(
     result = run_bench(runners[arch], name, variant, size, "--dump-file", str(dump_file))
     assert (result["name"], result["variant"], result["arch"], result["size"]) == (name, variant, arch, size)
     assert result["work"] > 0 and result["ns"] > 0 and result["throughput"] > 0
-    dump = reference.read_dump(dump_file)
-    reference.verify(name, size, dump)
-    assert int(result["checksum"], 16) == reference.expected_checksum(name, size, dump)
+    dump = oracle.read_dump(dump_file)
+    oracle.verify(name, size, dump)
+    assert int(result["checksum"], 16) == oracle.expected_checksum(name, size, dump)
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
@@ -82,7 +82,7 @@ def test_checksum_same_on_every_build(runners: dict[str, Path], name: str) -> No
 
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize(("message", "digest"), reference.NIST_SHA256_VECTORS, ids=NIST_IDS)
+@pytest.mark.parametrize(("message", "digest"), oracle.NIST_SHA256_VECTORS, ids=NIST_IDS)
 def test_sha256_nist_vectors(
     runners: dict[str, Path], tmp_path: Path, arch: str, variant: str, message: bytes, digest: str
 ) -> None:
@@ -90,7 +90,7 @@ def test_sha256_nist_vectors(
     message_file.write_bytes(message)
     run_bench(runners[arch], "sha256_stream", variant, len(message),
               "--input-file", str(message_file), "--dump-file", str(dump_file))
-    assert reference.read_dump(dump_file).output.hex() == digest
+    assert oracle.read_dump(dump_file).output.hex() == digest
 
 
 REGEX_LINE = b"2024-03-07 14:02:59.123 WARN [db-3] GET /api/v1/users status=503 latency=1520ms user=bob"
@@ -115,9 +115,9 @@ def test_regex_handwritten_corpus(runners: dict[str, Path], tmp_path: Path, vari
     size = len(REGEX_CORPUS)
     run_bench(runners["x86_64"], "regex_dfa", variant, size,
               "--input-file", str(corpus_file), "--dump-file", str(dump_file))
-    dump = reference.read_dump(dump_file)
-    reference.verify("regex_dfa", size, dump)
-    assert len(reference.regex_matches(REGEX_CORPUS)) == 4
+    dump = oracle.read_dump(dump_file)
+    oracle.verify("regex_dfa", size, dump)
+    assert len(oracle.regex_matches(REGEX_CORPUS)) == 4
 
 
 def test_regex_google_re2_agrees(runners: dict[str, Path], tmp_path: Path) -> None:
@@ -125,8 +125,8 @@ def test_regex_google_re2_agrees(runners: dict[str, Path], tmp_path: Path) -> No
     re2 = pytest.importorskip("re2")
     dump_file = tmp_path / "dump.bin"
     run_bench(runners["x86_64"], "regex_dfa", "tuned", 300_000, "--dump-file", str(dump_file))
-    corpus = reference.read_dump(dump_file).input
-    assert reference.regex_matches(corpus, re2) == reference.regex_matches(corpus)
+    corpus = oracle.read_dump(dump_file).input
+    assert oracle.regex_matches(corpus, re2) == oracle.regex_matches(corpus)
 
 
 def test_runner_rejects_wrong_input_size(runners: dict[str, Path], tmp_path: Path) -> None:

@@ -1,31 +1,18 @@
-"""Host references for the six benchmarks of src/bench/.
+"""The test oracle of the six benchmarks of src/bench/: their output checked
+against an independent computation.
 
-Two jobs, both fed by the native runner's ``--dump-file`` (the input region
-setup() generated and the output region run() left, see :func:`read_dump`):
-
-* correctness: :func:`verify` checks a benchmark's output against an
-  independent computation (numpy, numpy.fft, hashlib, Python ``re``) and
-  :func:`expected_checksum` recomputes the checksum the benchmark must report
-  from that output;
-* speed: :func:`measure_host` times the host's own single-threaded peer of
-  each benchmark on the same input (numpy/OpenBLAS sgemm, scipy.fft with
-  ``workers=1``, hashlib, google-re2 and ``re``, a numpy version of the same
-  particle integrator) in a subprocess whose BLAS/OpenMP pools are pinned to
-  one thread before numpy is imported.
-
-The region layouts below mirror the C sources; each is noted where it is
-decoded.
+Fed by the native runner's ``--dump-file`` (the input region setup()
+generated and the output region run() left, see :func:`read_dump`):
+:func:`verify` checks a benchmark's output against numpy, numpy.fft, hashlib
+or Python ``re``, and :func:`expected_checksum` recomputes the checksum the
+benchmark must report from that output. The region layouts below mirror the
+C sources; each is noted where it is decoded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +23,6 @@ DUMP_HEADER = 16  # two little-endian u64: input bytes, output bytes
 FNV_OFFSET = 0xCBF29CE484222325  # bench_util.h BENCH_HASH_INIT
 FNV_PRIME = 0x00000100000001B3
 MASK64 = (1 << 64) - 1
-
-# Environment of the measuring subprocess: one thread for every pool numpy
-# or scipy may start.
-SINGLE_THREAD_ENV = {
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-}
 
 # FIPS 180-2 appendix B examples: message and SHA-256 digest.
 NIST_SHA256_VECTORS: tuple[tuple[bytes, str], ...] = (
@@ -93,15 +71,6 @@ class Dump:
     output: bytes
 
 
-@dataclass(frozen=True)
-class Throughput:
-    """One host measurement: ``value`` units of work per second, best run."""
-
-    label: str
-    value: float
-    unit: str
-
-
 def read_dump(path: Path) -> Dump:
     """Parse a ``--dump-file``: u64 input size, u64 output size, then both."""
     data = path.read_bytes()
@@ -128,7 +97,7 @@ def fnv_words(words: Any) -> int:
 # --- region decoding ------------------------------------------------------
 
 
-def _matrices(size: int, dump: Dump) -> tuple[Any, Any, Any]:
+def matrices(size: int, dump: Dump) -> tuple[Any, Any, Any]:
     """matrix_mul / gemm_tile: input A then B (B at align(n*n*4)), output C."""
     import numpy as np
 
@@ -147,14 +116,14 @@ def fft_points(size: int) -> int:
     return n
 
 
-def _fft(dump: Dump) -> tuple[Any, Any]:
+def fft_io(dump: Dump) -> tuple[Any, Any]:
     """fft_1d: input x and output X, interleaved complex128."""
     import numpy as np
 
     return np.frombuffer(dump.input, np.complex128), np.frombuffer(dump.output, np.complex128)
 
 
-def _regex_result(dump: Dump) -> tuple[int, list[int]]:
+def regex_result(dump: Dump) -> tuple[int, list[int]]:
     """regex_dfa: u32 match count, then u32 line starts of the first slots."""
     import numpy as np
 
@@ -163,7 +132,7 @@ def _regex_result(dump: Dump) -> tuple[int, list[int]]:
     return count, [int(x) for x in words[1 : 1 + count]]
 
 
-def _physics_state(size: int, region: bytes) -> list[Any]:
+def physics_state(size: int, region: bytes) -> list[Any]:
     """physics_step: px py pz vx vy vz, float32, one every align(n*4) bytes."""
     import numpy as np
 
@@ -214,7 +183,7 @@ def _fail(name: str, message: str) -> None:
 def _verify_matmul(name: str, size: int, dump: Dump) -> None:
     import numpy as np
 
-    a, b, c = _matrices(size, dump)
+    a, b, c = matrices(size, dump)
     # Inputs are multiples of 1/8 in [-1, 1]: the float64 product is exact.
     expected = a.astype(np.float64) @ b.astype(np.float64)
     bad = np.argwhere(c != expected)
@@ -226,7 +195,7 @@ def _verify_matmul(name: str, size: int, dump: Dump) -> None:
 def _verify_fft(size: int, dump: Dump) -> None:
     import numpy as np
 
-    x, out = _fft(dump)
+    x, out = fft_io(dump)
     if len(x) != fft_points(size):
         _fail("fft_1d", f"{len(x)} points for size {size}")
     ref = np.fft.fft(x)
@@ -245,7 +214,7 @@ def _verify_sha256(size: int, dump: Dump) -> None:
 
 
 def _verify_regex(size: int, dump: Dump) -> None:
-    count, offsets = _regex_result(dump)
+    count, offsets = regex_result(dump)
     expected = regex_matches(dump.input)
     if count != len(expected) or offsets != expected[: len(offsets)]:
         _fail("regex_dfa", f"{count} matches, Python re finds {len(expected)} (or positions differ)")
@@ -256,8 +225,8 @@ def _verify_regex(size: int, dump: Dump) -> None:
 def _verify_physics(size: int, dump: Dump) -> None:
     import numpy as np
 
-    expected = physics_numpy(_physics_state(size, dump.input))
-    got_state = _physics_state(size, dump.output)
+    expected = physics_numpy(physics_state(size, dump.input))
+    got_state = physics_state(size, dump.output)
     for name, got, want in zip(PHYSICS_ARRAYS, got_state, expected, strict=True):
         differ = np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
         if len(differ):
@@ -283,86 +252,18 @@ def expected_checksum(name: str, size: int, dump: Dump) -> int:
     import numpy as np
 
     if name in ("matrix_mul", "gemm_tile"):
-        words = (_matrices(size, dump)[2].ravel() * 64).astype(np.int32)
+        words = (matrices(size, dump)[2].ravel() * 64).astype(np.int32)
     elif name == "fft_1d":
-        out = _fft(dump)[1]
+        out = fft_io(dump)[1]
         # bench_round: ties away from zero, like np.round on these non-ties.
         words = np.round(out.view(np.float64)).astype(np.int64).astype(np.int32)
     elif name == "sha256_stream":
         words = np.frombuffer(dump.output, ">u4")
     elif name == "regex_dfa":
-        count, offsets = _regex_result(dump)
+        count, offsets = regex_result(dump)
         words = [count, *offsets]
     elif name == "physics_step":
-        words = np.concatenate([a.view(np.uint32) for a in _physics_state(size, dump.output)])
+        words = np.concatenate([a.view(np.uint32) for a in physics_state(size, dump.output)])
     else:
         raise KeyError(name)
     return fnv_words(np.asarray(words, dtype=np.uint64).astype(np.uint32).tolist())
-
-
-# --- host throughput peers --------------------------------------------------------
-
-
-def _best_seconds(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up, like the runner's untimed first run()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _peers(name: str, size: int, dump: Dump) -> list[tuple[str, Callable[[], object], float, str]]:
-    """(label, callable, work per call, unit) of each host peer of ``name``."""
-    import numpy as np
-
-    if name in ("matrix_mul", "gemm_tile"):
-        a, b, _ = _matrices(size, dump)
-        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-        return [("numpy sgemm", lambda: a @ b, 2.0 * size**3, "flop")]
-    if name == "fft_1d":
-        import scipy.fft
-
-        x = np.array(_fft(dump)[0])
-        return [("scipy.fft c128", lambda: scipy.fft.fft(x, workers=1), float(len(x)), "point")]
-    if name == "sha256_stream":
-        data = dump.input
-        return [("hashlib", lambda: hashlib.sha256(data).digest(), float(len(data)), "byte")]
-    if name == "regex_dfa":
-        import re2
-
-        text = dump.input
-        return [
-            ("google-re2", lambda: regex_matches(text, re2), float(len(text)), "byte"),
-            ("python re", lambda: regex_matches(text), float(len(text)), "byte"),
-        ]
-    if name == "physics_step":
-        state = [np.array(a) for a in _physics_state(size, dump.input)]
-        return [("numpy", lambda: physics_numpy(state), float(size * PHYSICS_STEPS), "step")]
-    raise KeyError(name)
-
-
-def _measure_here(name: str, size: int, dump_path: Path, repeat: int) -> list[Throughput]:
-    dump = read_dump(dump_path)
-    return [
-        Throughput(label, work / _best_seconds(fn, repeat), unit)
-        for label, fn, work, unit in _peers(name, size, dump)
-    ]
-
-
-def measure_host(name: str, size: int, dump_path: Path, repeat: int = 10) -> list[Throughput]:
-    """Best-of-``repeat`` throughput of the host peers of ``name`` on the input
-    of a runner dump, measured single-threaded in a fresh subprocess."""
-    env = {**os.environ, **SINGLE_THREAD_ENV}
-    argv = [sys.executable, __file__, name, str(size), str(dump_path), str(repeat)]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"host reference for {name} failed:\n{proc.stderr}")
-    return [Throughput(**item) for item in json.loads(proc.stdout)]
-
-
-if __name__ == "__main__":
-    _name, _size, _dump, _repeat = sys.argv[1:5]
-    _result = _measure_here(_name, int(_size), Path(_dump), int(_repeat))
-    print(json.dumps([t.__dict__ for t in _result]))
