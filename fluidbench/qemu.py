@@ -8,10 +8,13 @@ guest's ``FATAL ERROR`` / ``FLUID-EXIT`` lines.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 import os
 import re
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +42,8 @@ LOADER_ERRORS = {
     0xCE: "BAD_CHECKSUM: kernel checksum mismatch",
 }
 _FATAL = re.compile(r"FATAL ERROR: 0x([0-9A-Fa-f]{2})")
+EXIT_TAG = "FLUID-EXIT"  # the guest's last line: {"status": "ok"} or why not
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 DEFAULT_PROFILE = "default"  # the run profile every manifest has (doit run, doit bench)
@@ -76,10 +81,22 @@ class BootResult:
     serial: str
     seconds: float
     argv: list[str] = field(default_factory=list)
+    qemu_errors: str = ""  # what QEMU itself printed on stderr
 
     @property
     def ok(self) -> bool:
-        return self.status == (EXIT_OK << 1) | 1
+        """The guest said so: its ``FLUID-EXIT {"status":"ok"}`` line arrived and
+        the exit device reported success. QEMU exits with the same status 1 for
+        its own errors (an unknown CPU model, a bad option), so the status alone
+        proves nothing."""
+        return self.status == (EXIT_OK << 1) | 1 and self._guest_said_ok()
+
+    def _guest_said_ok(self) -> bool:
+        try:
+            exits = self.lines(EXIT_TAG)
+        except ValueError:  # a damaged line is no verdict
+            return False
+        return bool(exits) and exits[-1].get("status") == "ok"
 
     @property
     def fatal_code(self) -> int | None:
@@ -97,6 +114,12 @@ class BootResult:
     def reason(self) -> str:
         if self.status is None:
             return f"timed out after {self.seconds:.1f} s"
+        if self.qemu_errors.strip():
+            first = self.qemu_errors.strip().splitlines()[0]
+            return f"QEMU failed: {first} (QEMU exit status {self.status})"
+        if self.status == (EXIT_OK << 1) | 1 and not self._guest_said_ok():
+            return (f"QEMU ended with status {self.status} but the guest printed no "
+                    f'{EXIT_TAG} {{"status":"ok"}} line')
         code = self.fatal_code
         if code is not None:
             return f"loader fatal error 0x{code:02X} ({LOADER_ERRORS.get(code, 'unknown code')})"
@@ -106,42 +129,58 @@ class BootResult:
 
 def boot(argv: list[str], timeout_s: float, echo: bool = False,
          log_path: str | None = None) -> BootResult:
-    """Run QEMU until it exits or ``timeout_s`` passes; capture the serial console."""
+    """Run QEMU until it exits or ``timeout_s`` passes; capture the serial console
+    (its standard output) and QEMU's own messages (its standard error).
+
+    QEMU never outlives the call: it is killed on a timeout, on any exception
+    (KeyboardInterrupt included), and by the kernel if this process dies
+    (``PR_SET_PDEATHSIG``).
+    """
+    if not math.isfinite(timeout_s) or timeout_s <= 0:
+        raise FluidError(f"a boot needs a positive, finite timeout, got {timeout_s!r}")
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    chunks: list[bytes] = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    serial, errors = bytearray(), bytearray()
+    sinks = {proc.stdout: serial, proc.stderr: errors}
     timed_out = False
-    while True:
-        remaining = timeout_s - (time.monotonic() - start)
-        if remaining <= 0:
-            timed_out = True
-            break
-        if not sel.select(timeout=min(remaining, 0.5)):
-            if proc.poll() is not None:
-                break
-            continue
-        data = os.read(proc.stdout.fileno(), 65536)
-        if not data:
-            break
-        chunks.append(data)
-        if echo:
-            sys.stdout.write(data.decode(errors="replace"))
-            sys.stdout.flush()
-    if timed_out:
-        proc.kill()
-    status = proc.wait()
-    sel.close()
-    proc.stdout.close()
-    serial = b"".join(chunks).decode(errors="replace")
+    try:
+        with selectors.DefaultSelector() as sel:
+            for stream in sinks:
+                sel.register(stream, selectors.EVENT_READ)
+            while sel.get_map():
+                remaining = timeout_s - (time.monotonic() - start)
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                for key, _ in sel.select(timeout=min(remaining, 0.5)):
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        sel.unregister(key.fileobj)
+                        continue
+                    sinks[key.fileobj] += data
+                    if echo and key.fileobj is proc.stdout:
+                        sys.stdout.write(data.decode(errors="replace"))
+                        sys.stdout.flush()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        status = proc.wait()
+        for stream in sinks:
+            stream.close()
+    text = serial.decode(errors="replace")
     if log_path:
         os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
         with open(log_path, "w") as f:
-            f.write(serial)
-    return BootResult(None if timed_out else status, serial, time.monotonic() - start, argv)
+            f.write(text)
+    return BootResult(None if timed_out else status, text, time.monotonic() - start, argv,
+                      errors.decode(errors="replace"))
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL QEMU when its parent dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def run_task(profile: RunProfile, qemu_command: Callable[..., list[str]], image: str,

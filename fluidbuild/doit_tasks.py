@@ -9,6 +9,7 @@ A user mistake ends here with one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -30,20 +31,47 @@ _VALUE_OPTIONS = {"-n", "--process", "-P", "--parallel-type", "-f", "--file", "-
                   "-o", "--output-file", "--codec-cls", "-v", "--verbosity", "-k", "--seek-file"}
 
 
-def default_tasks(argv: list[str]) -> list[str]:
-    """``image`` normally; ``run`` when the command line is just ``doit run``.
+# The NAME=VALUE words fluidbuild reads from the doit command line.
+VARIABLES = {
+    "manifest": "the manifest to build (default manifest.yaml)",
+    "profile": "the run profile of doit run / doit debug (default 'default')",
+    "explain": "1: say which configuration key made each task rerun",
+}
 
-    ``run`` is also doit's name for "run the default tasks", so without this
-    ``doit run`` would only build the image instead of booting it.
-    """
+
+def _words(argv: list[str]) -> list[str]:
+    """The command line's words after the program that are not options or their values."""
     words, skip = [], False
     for arg in argv[1:]:
         if skip:
             skip = False
         elif arg in _VALUE_OPTIONS:
             skip = True
-        elif not arg.startswith("-") and "=" not in arg:
+        elif not arg.startswith("-"):
             words.append(arg)
+    return words
+
+
+def command_line_variables(argv: list[str]) -> dict[str, str]:
+    """The ``NAME=VALUE`` words of a doit command line; an unknown name is an error
+    naming the known ones (``profil=lba`` must not silently boot the default)."""
+    variables = dict(word.split("=", 1) for word in _words(argv) if "=" in word)
+    for name in variables:
+        if name not in VARIABLES:
+            close = difflib.get_close_matches(name, VARIABLES, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            known = ", ".join(f"{k}=: {doc}" for k, doc in VARIABLES.items())
+            raise FluidError(f"unknown command-line variable '{name}'{hint}; known: {known}")
+    return variables
+
+
+def default_tasks(argv: list[str]) -> list[str]:
+    """``image`` normally; ``run`` when the command line is just ``doit run``.
+
+    ``run`` is also doit's name for "run the default tasks", so without this
+    ``doit run`` would only build the image instead of booting it.
+    """
+    words = [word for word in _words(argv) if "=" not in word]
     return ["run"] if words == ["run"] else ["image"]
 
 
@@ -60,10 +88,12 @@ def doit_config(build_dir: str) -> dict[str, Any]:
     }
 
 
-def load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
-    """Everything ``dodo.py`` puts in its namespace: DOIT_CONFIG and task_* functions."""
+def load(argv: list[str]) -> dict[str, Any]:
+    """Everything ``dodo.py`` puts in its namespace: DOIT_CONFIG and task_* functions,
+    for the doit command line ``argv``."""
     try:
-        return _load(manifest_path, variables)
+        variables = command_line_variables(argv)
+        return _load(variables.get("manifest", "manifest.yaml"), variables)
     except FluidError as exc:
         print(f"fluidbuild: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

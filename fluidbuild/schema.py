@@ -9,6 +9,7 @@ Plugins contribute schemas for their own options with the same classes.
 from __future__ import annotations
 
 import difflib
+import math
 import posixpath
 import re
 from collections.abc import Callable
@@ -115,6 +116,8 @@ class Float(Schema):
     def validate(self, value: Any, where: Where) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise where.fail(f"expected a number, got {_kind(value)} {value!r}")
+        if not math.isfinite(value):
+            raise where.fail(f"expected a finite number, got {value}")
         if (self.minimum is not None and value < self.minimum) or (
                 self.maximum is not None and value > self.maximum):
             raise where.fail(f"expected a number in [{self.minimum}, {self.maximum}], got {value}")

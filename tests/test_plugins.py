@@ -125,7 +125,7 @@ def test_qemu_command_is_headless_with_debug_exit() -> None:
     assert "file=build/fluid.img,format=raw,if=ide,snapshot=on" in argv
     assert argv[argv.index("-boot") + 1] == "c" and argv[argv.index("-cpu") + 1] == "Haswell"
     debug = qemu.fluidbuild_qemu_command(profile, "i.img", Tool("q", "/q", "v"), True)
-    assert "-s" in debug and "build/qemu.log" in debug
+    assert "tcp:127.0.0.1:1234" in debug and "build/qemu.log" in debug, "the GDB stub listens locally"
 
 
 def test_stamp_fills_header_and_crc(tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ guest can never modify the build output. Booting and judging the guest is
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fluidbench.qemu import DEFAULT_PROFILE, RunProfile, run_task
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec, Tool, ToolSpec
-from fluidbuild.schema import Checked, Field, Float, Int, List, Map, MapOf, RelPath, Schema, Str, Where
+from fluidbuild.schema import Bool, Checked, Field, Float, Int, List, Map, MapOf, RelPath, Schema, Str, Where
 from fluidbuild.toolchain import QEMU_I386, QEMU_X86_64
 from fluidbuild_plugins.fluidos import disk
 
@@ -37,16 +38,30 @@ PROFILE = Map({
     "timeout_s": Field(Float(minimum=0.1, maximum=3600), default=60.0),
     "drive": Field(Str(choices=("floppy", "ide")), default="floppy"),
     "args": Field(List(Str()), default=[]),
+    "network": Field(Bool(), default=False, doc="allow args that give the guest a network"),
     "serial_log": Field(RelPath(), default=None),
 })
+# QEMU options that give the guest a network (the default command has -nic none).
+NETWORK_OPTIONS = ("-nic", "-net", "-netdev", "-device")
+NETWORK_DEVICES = re.compile(r"(e1000|rtl8139|virtio-net|ne2k|pcnet|i8255|usb-net|vmxnet)", re.I)
+GDB_STUB = "tcp:127.0.0.1:1234"  # doit debug: the stub listens on this machine only
 
 
-def _check_default(profiles: dict[str, Any], where: Where) -> None:
+def _check_profiles(profiles: dict[str, Any], where: Where) -> None:
     if DEFAULT_PROFILE not in profiles:
         raise where.fail(f"a run profile named '{DEFAULT_PROFILE}' is required")
+    for name, spec in profiles.items():
+        args = spec["args"]
+        for i, arg in enumerate(args):
+            value = args[i + 1] if i + 1 < len(args) else ""
+            networked = arg in NETWORK_OPTIONS[:3] or (arg == "-device" and NETWORK_DEVICES.search(value))
+            if networked and not spec["network"]:
+                raise where.child(name, None).child("args", None).fail(
+                    f"'{arg} {value}' gives the guest a network; set 'network: true' in this profile "
+                    "to allow it")
 
 
-SECTION = Checked(MapOf(PROFILE, key_pattern=r"[a-z][a-z0-9_]*"), _check_default)
+SECTION = Checked(MapOf(PROFILE, key_pattern=r"[a-z][a-z0-9_]*"), _check_profiles)
 
 
 @hookimpl
@@ -77,7 +92,7 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext) -> list[TaskSpec]:
                  [PyAction(run_task, {**boot, "debug": False})],
                  file_dep=[image], always=True, verbosity=2),
         TaskSpec("debug", f"boot with QEMU CPU/interrupt logging ({ctx.out(DEBUG_LOG)}) and a GDB stub "
-                 "on :1234", [PyAction(run_task, {**boot, "debug": True})],
+                 "on 127.0.0.1:1234", [PyAction(run_task, {**boot, "debug": True})],
                  file_dep=[image], always=True, verbosity=2),
     ]
 
@@ -94,11 +109,16 @@ def qemu_argv(binary: str, image: str, drive: str, accel: str = "tcg", cpu: str 
     argv = [binary, "-accel", accel, "-cpu", cpu, "-m", str(memory_mib),
             "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none",
             "-no-reboot", "-device", DEBUG_EXIT,
-            "-drive", f"file={image},format=raw,if={drive},snapshot=on",
+            "-drive", f"file={_escaped(image)},format=raw,if={drive},snapshot=on",
             "-boot", BOOT_ORDER[drive]]
     if debug:
-        argv += ["-d", "int,cpu_reset,guest_errors", "-D", f"build/{DEBUG_LOG}", "-s"]
+        argv += ["-d", "int,cpu_reset,guest_errors", "-D", f"build/{DEBUG_LOG}", "-gdb", GDB_STUB]
     return argv
+
+
+def _escaped(path: str) -> str:
+    """A path as a QEMU option value: a comma is written twice, so a path cannot add options."""
+    return path.replace(",", ",,")
 
 
 def _unavailable(why: str) -> None:
