@@ -58,6 +58,9 @@ def run_python(action: PyAction, task: str, plugin: str) -> TaskFailed | None:
         action.func(**action.kwargs)
     except FluidError as exc:
         return TaskFailed(f"{task}: {exc}")
+    except SystemExit as exc:
+        return TaskFailed(f"{task}: plugin '{plugin}' called sys.exit({exc.code!r}) in "
+                          f"{action.func.__name__}")
     except Exception as exc:  # noqa: BLE001 -- a plugin bug is named, not dumped
         return TaskFailed(f"{task}: plugin '{plugin}' failed in {action.func.__name__}: "
                           f"{type(exc).__name__}: {exc}")

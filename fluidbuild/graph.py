@@ -52,18 +52,19 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
 
 
 def _order(manifest: Manifest) -> list[str]:
-    done: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        for dep in manifest.targets[name].deps:
-            visit(dep)
-        done.append(name)
-
-    for name in manifest.targets:
-        visit(name)
-    return done
+    """Targets in dependency order (depth-first, iterative: chains may be long)."""
+    done: dict[str, None] = {}
+    for root in manifest.targets:
+        stack = [(root, iter(manifest.targets[root].deps))]
+        while stack:
+            name, deps = stack[-1]
+            dep = next((d for d in deps if d not in done), None)
+            if dep is None:
+                stack.pop()
+                done[name] = None
+            else:
+                stack.append((dep, iter(manifest.targets[dep].deps)))
+    return list(done)
 
 
 def _stamped(task: TaskSpec, plugin: str, plugins: Plugins) -> TaskSpec:

@@ -11,6 +11,7 @@ names the file, line and key path.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import os
 from typing import Any
@@ -30,7 +31,11 @@ from fluidbuild.schema import (
 )
 from fluidbuild.yamlsource import LineDict, load_yaml
 
-NAME = r"[a-z][a-z0-9_]*"
+NAME = r"[a-z][a-z0-9_]{0,63}"
+MAX_MANIFEST_BYTES = 1 << 20
+# doit's own commands: a target of that name could never be asked for.
+RESERVED_NAMES = frozenset({"run", "clean", "list", "info", "help", "forget", "ignore", "auto", "dumpdb",
+                            "strace", "tabcompletion", "reset_dep"})
 
 
 class Raw(Schema):
@@ -70,10 +75,18 @@ CORE_SECTIONS: dict[str, Field] = {
 def read_manifest(path: str, root: str) -> tuple[LineDict, dict[str, str]]:
     """Parse the manifest file; return its data and its ``local_plugins``."""
     try:
-        with open(os.path.join(root, path), encoding="utf-8") as f:
-            text = f.read()
+        with open(os.path.join(root, path), "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise ManifestError(path, None, "", f"cannot read manifest: {exc.strerror}") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(path, None, "", f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ManifestError(path, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                            f"{exc.start})") from None
     data = load_yaml(text, path)
     if not isinstance(data, dict):
         raise ManifestError(path, 1, "", "expected a mapping at the top level")
@@ -105,6 +118,8 @@ def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest
     for name, ref in where.refs or []:
         if name not in targets:
             raise ref.fail(f"unknown target '{name}'")
+    _check_toolchain(top["toolchain"], data, where, plugins)
+    _check_build_dir(top["build_dir"], root, where.child("build_dir", data.key_lines.get("build_dir")))
     return Manifest(
         path=path, root=root, build_dir=top["build_dir"],
         toolchain={k: tuple(v) for k, v in top["toolchain"].items()},
@@ -118,6 +133,8 @@ def _targets(specs: dict[str, Any], raw: LineDict, where: Where, root: str,
     targets: dict[str, Target] = {}
     for name, spec in specs.items():
         here = where.child(name, raw.key_lines.get(name))
+        if name in RESERVED_NAMES:
+            raise here.fail(f"'{name}' is a doit command; a target cannot have that name")
         entry = raw[name]
         plugin_where = here.child("plugin", entry.key_lines.get("plugin"))
         try:
@@ -140,6 +157,29 @@ def _targets(specs: dict[str, Any], raw: LineDict, where: Where, root: str,
     return targets
 
 
+def _check_toolchain(toolchain: dict[str, Any], data: LineDict, where: Where, plugins: Plugins) -> None:
+    """Every ``toolchain:`` key names a tool some plugin declares (a typo would be ignored)."""
+    known = sorted({spec.name for spec in plugins.tools()})
+    section = data.get("toolchain") or {}
+    here = where.child("toolchain", data.key_lines.get("toolchain"))
+    for name in toolchain:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise here.child(name, getattr(section, "key_lines", {}).get(name)).fail(
+                f"no plugin declares a tool named '{name}'{hint}; known: {', '.join(known)}")
+
+
+def _check_build_dir(build_dir: str, root: str, where: Where) -> None:
+    """The build directory, symlinks resolved, stays inside the project: outputs and
+    ``doit clean`` must never touch anything else."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, build_dir))
+    if real == real_root or not real.startswith(real_root + os.sep):
+        raise where.fail(f"build_dir {build_dir!r} resolves to {real}, outside the project "
+                         f"(or the project itself)")
+
+
 def _expand(patterns: list[str], where: Where, root: str) -> list[str]:
     files: list[str] = []
     for pattern in patterns:
@@ -156,21 +196,26 @@ def _expand(patterns: list[str], where: Where, root: str) -> list[str]:
 
 
 def _check_acyclic(targets: dict[str, Target], where: Where) -> None:
-    state: dict[str, int] = {}
-
-    def visit(name: str, chain: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
-            raise where.fail(f"dependency cycle: {cycle}")
-        state[name] = 1
-        for dep in targets[name].deps:
-            visit(dep, [*chain, name])
-        state[name] = 2
-
-    for name in targets:
-        visit(name, [])
+    """Refuse a dependency cycle, naming it (iterative: chains may be long)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in targets:
+        if state.get(root):
+            continue
+        path = [root]
+        stack = [iter(targets[root].deps)]
+        state[root] = 1
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(dep) == 1:
+                cycle = " -> ".join([*path[path.index(dep):], dep])
+                raise where.fail(f"dependency cycle: {cycle}")
+            elif not state.get(dep):
+                state[dep] = 1
+                path.append(dep)
+                stack.append(iter(targets[dep].deps))
 
 
 def load(path: str, root: str) -> tuple[Manifest, Plugins]:

@@ -85,6 +85,8 @@ class Plugins:
             self._pm.register(plugin, name=name)
         except FluidError:
             raise
+        except SystemExit as exc:
+            raise PluginError(name, "load", f"the plugin called sys.exit({exc.code!r})") from None
         except Exception as exc:  # noqa: BLE001 -- a broken plugin is reported, not a traceback
             raise PluginError(name, "load", f"{type(exc).__name__}: {exc}") from None
         version = getattr(plugin, "__version__", version)
@@ -125,6 +127,8 @@ class Plugins:
             return function(**{k: v for k, v in kwargs.items() if k in impl_args})
         except FluidError:
             raise
+        except SystemExit as exc:
+            raise PluginError(plugin, hook, f"the plugin called sys.exit({exc.code!r})") from None
         except Exception as exc:  # noqa: BLE001 -- named in one line instead of a traceback
             raise PluginError(plugin, hook, f"{type(exc).__name__}: {exc}") from None
 

@@ -32,12 +32,26 @@ class Where:
     refs: list[tuple[str, Where]] | None = field(default=None, repr=False, compare=False)
 
     def child(self, key: str | int, line: int | None) -> Where:
+        if isinstance(key, str) and len(key) > SHOWN_CHARS:
+            key = key[:SHOWN_CHARS - 3] + "..."
         sub = f"{self.keypath}[{key}]" if isinstance(key, int) else (
             f"{self.keypath}.{key}" if self.keypath else key)
         return Where(self.path, sub, line or self.line, self.refs)
 
     def fail(self, message: str) -> ManifestError:
         return ManifestError(self.path, self.line, self.keypath, message)
+
+
+SHOWN_CHARS = 60  # a value quoted in an error message is cut here
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error message, cut short: a huge value (a YAML alias
+    bomb) must not make the message itself huge or slow."""
+    if isinstance(value, (dict, list)) and len(value) > 8:
+        return f"<{_kind(value)} of {len(value)} items>"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
 
 
 def _kind(value: Any) -> str:
@@ -54,7 +68,7 @@ def _mapping(value: Any, where: Where) -> tuple[dict[str, Any], dict[str, int]]:
     if value is None:
         value = LineDict()
     if not isinstance(value, dict):
-        raise where.fail(f"expected a mapping, got {_kind(value)} {value!r}")
+        raise where.fail(f"expected a mapping, got {_kind(value)} {shown(value)}")
     return value, getattr(value, "key_lines", {})
 
 
@@ -77,11 +91,11 @@ class Str(Schema):
 
     def validate(self, value: Any, where: Where) -> str:
         if not isinstance(value, str):
-            raise where.fail(f"expected {self.describe()}, got {_kind(value)} {value!r}")
+            raise where.fail(f"expected {self.describe()}, got {_kind(value)} {shown(value)}")
         if self.choices and value not in self.choices:
-            raise where.fail(f"expected {self.describe()}, got {value!r}")
+            raise where.fail(f"expected {self.describe()}, got {shown(value)}")
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise where.fail(f"expected a string matching {self.pattern}, got {value!r}")
+            raise where.fail(f"expected a string matching {self.pattern}, got {shown(value)}")
         return value
 
     def describe(self) -> str:
@@ -95,7 +109,7 @@ class Int(Schema):
 
     def validate(self, value: Any, where: Where) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise where.fail(f"expected {self.describe()}, got {_kind(value)} {value!r}")
+            raise where.fail(f"expected {self.describe()}, got {_kind(value)} {shown(value)}")
         if self.minimum is not None and value < self.minimum:
             raise where.fail(f"expected {self.describe()}, got {value}")
         if self.maximum is not None and value > self.maximum:
@@ -115,7 +129,7 @@ class Float(Schema):
 
     def validate(self, value: Any, where: Where) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise where.fail(f"expected a number, got {_kind(value)} {value!r}")
+            raise where.fail(f"expected a number, got {_kind(value)} {shown(value)}")
         if not math.isfinite(value):
             raise where.fail(f"expected a finite number, got {value}")
         if (self.minimum is not None and value < self.minimum) or (
@@ -128,7 +142,7 @@ class Float(Schema):
 class Bool(Schema):
     def validate(self, value: Any, where: Where) -> bool:
         if not isinstance(value, bool):
-            raise where.fail(f"expected true or false, got {_kind(value)} {value!r}")
+            raise where.fail(f"expected true or false, got {_kind(value)} {shown(value)}")
         return value
 
 
@@ -139,10 +153,10 @@ class RelPath(Schema):
     def validate(self, value: Any, where: Where) -> str:
         text = Str().validate(value, where)
         if not text or text.startswith("/") or "\\" in text:
-            raise where.fail(f"expected a relative path inside the project, got {text!r}")
+            raise where.fail(f"expected a relative path inside the project, got {shown(text)}")
         norm = posixpath.normpath(text)
         if norm == ".." or norm.startswith("../"):
-            raise where.fail(f"path {text!r} escapes the project root")
+            raise where.fail(f"path {shown(text)} escapes the project root")
         return norm
 
 
@@ -196,7 +210,7 @@ class MapOf(Schema):
         for key, item in value.items():
             sub = where.child(key, lines.get(key))
             if not re.fullmatch(self.key_pattern, key):
-                raise sub.fail(f"invalid name '{key}' (expected {self.key_pattern})")
+                raise sub.fail(f"invalid name {shown(key)} (expected {self.key_pattern})")
             result[key] = self.value.validate(item, sub)
         return result
 
@@ -211,7 +225,7 @@ class List(Schema):
 
     def validate(self, value: Any, where: Where) -> list[Any]:
         if not isinstance(value, list):
-            raise where.fail(f"expected a list, got {_kind(value)} {value!r}")
+            raise where.fail(f"expected a list, got {_kind(value)} {shown(value)}")
         if len(value) < self.min_items:
             raise where.fail(f"expected at least {self.min_items} item(s)")
         lines = getattr(value, "item_lines", [])

@@ -63,17 +63,61 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+MAX_DEPTH = 32  # nesting of mappings and lists
+MAX_VALUES = 100_000  # values after expanding aliases (a "billion laughs" stays bounded)
+
+
+def _check_size(node: yaml.Node | None, path: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH or expanding, with its
+    aliases, to more than MAX_VALUES values, before anything is constructed."""
+    expanded: dict[int, int] = {}  # node id -> values it expands to
+    stack: list[tuple[yaml.Node, int, bool]] = [(node, 1, False)] if node is not None else []
+    while stack:
+        current, depth, children_done = stack.pop()
+        if id(current) in expanded:
+            continue
+        if depth > MAX_DEPTH:
+            raise ManifestError(path, current.start_mark.line + 1, "",
+                                f"nesting deeper than {MAX_DEPTH} levels")
+        children = _children(current)
+        if not children_done:
+            stack.append((current, depth, True))
+            stack.extend((child, depth + 1, False) for child in children if id(child) not in expanded)
+            continue
+        expanded[id(current)] = total = 1 + sum(expanded.get(id(c), 1) for c in children)
+        if total > MAX_VALUES:
+            raise ManifestError(path, current.start_mark.line + 1, "",
+                                f"the document expands to more than {MAX_VALUES} values (YAML aliases?)")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def load_yaml(text: str, path: str) -> Any:
     """Parse ``text`` (the content of ``path``) with line-aware safe constructors."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise ManifestError(path, line, "", f"invalid YAML: character {exc.character:#04x} is not "
+                            "allowed in a manifest") from None
     loader.path = path
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        _check_size(node, path)
+        return loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ManifestError(path, line, "", f"invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ManifestError(path, None, "", f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(path, None, "", f"nesting deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()

@@ -11,6 +11,7 @@ refuses a part larger than its slot or the disk.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fluidbuild.errors import FluidError
@@ -56,6 +57,9 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, outputs: dict[str, l
     if spec is None:  # the manifest builds no disk image
         return []
     path = disk.image_path(manifest)
+    if not os.path.normpath(path).startswith(os.path.normpath(manifest.build_dir) + os.sep):
+        raise FluidError(f"{manifest.path}: image.output {path!r} must be inside the build directory "
+                         f"'{manifest.build_dir}' (a build output never overwrites a source)")
     parts: dict[str, str] = {}
     for part, target in spec["parts"].items():
         if not outputs.get(target):  # its own failing task (a missing tool...) runs first and says why

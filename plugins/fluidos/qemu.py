@@ -12,6 +12,7 @@ guest can never modify the build output. Booting and judging the guest is
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -86,6 +87,9 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext) -> list[TaskSpec]:
         actions = [PyAction(_unavailable, {"why": why})]
         return [TaskSpec(task, f"(cannot run: {why})", actions, always=True) for task in ("run", "debug")]
     profile = RunProfile.from_section(name, profiles[name], manifest.build_dir)
+    if not _inside(profile.serial_log, manifest.build_dir):
+        raise FluidError(f"{manifest.path}: run.{name}.serial_log {profile.serial_log!r} must be inside "
+                         f"the build directory '{manifest.build_dir}' (it is overwritten on every run)")
     boot = {"profile": profile, "qemu_command": ctx.qemu_command, "image": image}
     return [
         TaskSpec("run", f"build, then boot {image} in QEMU (profile=NAME, default '{DEFAULT_PROFILE}')",
@@ -119,6 +123,10 @@ def qemu_argv(binary: str, image: str, drive: str, accel: str = "tcg", cpu: str 
 def _escaped(path: str) -> str:
     """A path as a QEMU option value: a comma is written twice, so a path cannot add options."""
     return path.replace(",", ",,")
+
+
+def _inside(path: str, build_dir: str) -> bool:
+    return os.path.normpath(path).startswith(os.path.normpath(build_dir) + os.sep)
 
 
 def _unavailable(why: str) -> None:
