@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fluidbuild import cpuprofile, depfile, lock
+from fluidbuild import cpuprofile, depfile, lock, state
 from fluidbuild.actions import run_command, run_python
 from fluidbuild.errors import FluidError
 from fluidbuild.fingerprint import Fingerprint
@@ -30,6 +30,8 @@ _VALUE_OPTIONS = {"-n", "--process", "-P", "--parallel-type", "-f", "--file", "-
                   "--db-file", "--backend", "--check_file_uptodate", "-r", "--reporter",
                   "-o", "--output-file", "--codec-cls", "-v", "--verbosity", "-k", "--seek-file"}
 
+
+DATABASE = ".doit.db"  # doit's dependency database, in the build directory
 
 # The NAME=VALUE words fluidbuild reads from the doit command line.
 VARIABLES = {
@@ -79,7 +81,7 @@ def doit_config(build_dir: str) -> dict[str, Any]:
     """doit settings: an explicit, safe database backend (never ``dbm.dumb``)."""
     return {
         "backend": "sqlite3",
-        "dep_file": os.path.join(build_dir, ".doit.db"),
+        "dep_file": os.path.join(build_dir, DATABASE),
         "default_tasks": default_tasks(sys.argv),
         "par_type": "thread",
         "reporter": "executed-only",  # a no-op build prints nothing
@@ -103,6 +105,8 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     root = os.getcwd()
     manifest, plugins = load_manifest(manifest_path, root)
     lock.acquire(os.path.join(root, manifest.build_dir, ".fluidbuild", "lock"))
+    state.check_database(os.path.join(root, manifest.build_dir, DATABASE))
+    state.remove_leftovers(os.path.join(root, manifest.build_dir))
     toolbox = Toolbox(plugins.tools(), manifest.toolchain,
                       os.path.join(root, manifest.build_dir, ".fluidbuild", "tools.json"))
     profile = cpuprofile.resolve(manifest, plugins, toolbox)
