@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fluidbuild import cpuprofile, depfile, lock, state
-from fluidbuild.actions import run_command, run_python
+from fluidbuild.actions import InputGuard, run_command, run_python
 from fluidbuild.errors import FluidError
+from fluidbuild.filesig import SignatureChecker
 from fluidbuild.fingerprint import Fingerprint
 from fluidbuild.graph import build
 from fluidbuild.manifest import load as load_manifest
@@ -78,9 +79,11 @@ def default_tasks(argv: list[str]) -> list[str]:
 
 
 def doit_config(build_dir: str) -> dict[str, Any]:
-    """doit settings: an explicit, safe database backend (never ``dbm.dumb``)."""
+    """doit settings: a safe database committed task by task (never ``dbm.dumb``),
+    file changes seen by signature and content (:mod:`fluidbuild.filesig`)."""
     return {
-        "backend": "sqlite3",
+        "backend": "fluidbuild",
+        "check_file_uptodate": SignatureChecker,
         "dep_file": os.path.join(build_dir, DATABASE),
         "default_tasks": default_tasks(sys.argv),
         "par_type": "thread",
@@ -118,7 +121,7 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     docs = {name: t.doc for name, t in manifest.targets.items()}
 
     def task_fluidbuild() -> Iterator[dict[str, Any]]:
-        yield from _to_doit(graph.tasks, docs, root, explain)
+        yield from _to_doit(graph.tasks, docs, root, explain, manifest.task_timeout_s)
 
     task_fluidbuild.__doc__ = "fluidbuild tasks"
     return {"DOIT_CONFIG": doit_config(manifest.build_dir), "task_fluidbuild": task_fluidbuild}
@@ -136,7 +139,7 @@ def _print_plugins(plugins: Plugins) -> None:
 
 
 def _to_doit(tasks: list[TaskSpec], docs: dict[str, str], root: str,
-             explain: bool) -> Iterator[dict[str, Any]]:
+             explain: bool, timeout_s: float) -> Iterator[dict[str, Any]]:
     groups_done: set[str] = set()
     for task in tasks:
         basename, _, sub = task.name.partition(":")
@@ -144,10 +147,11 @@ def _to_doit(tasks: list[TaskSpec], docs: dict[str, str], root: str,
             groups_done.add(basename)
             yield {"basename": basename, "name": None,
                    "doc": docs.get(basename) or f"build target '{basename}'"}
-        yield _task_dict(task, basename, sub, root, explain)
+        yield _task_dict(task, basename, sub, root, explain, timeout_s)
 
 
-def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool) -> dict[str, Any]:
+def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool,
+               timeout_s: float) -> dict[str, Any]:
     file_dep = list(task.file_dep)
     config = dict(task.config)
     if task.depfile:
@@ -156,9 +160,12 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         if vanished:
             config["vanished_deps"] = vanished
     plugin = config.get("plugin", {}).get("name", "")
-    actions = [_action(a, root, task.name, plugin) for a in task.actions]
+    actions = [_action(a, root, task.name, plugin, timeout_s) for a in task.actions]
     if task.depfile:
         actions.append((_record_depfile, [task.depfile, root]))
+    if not task.always:
+        guard = InputGuard(task.name, file_dep, root)
+        actions = [guard.snapshot, *actions, guard.check]
     result: dict[str, Any] = {
         "basename": basename,
         "actions": actions,
@@ -168,7 +175,7 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         "doc": task.doc,
         "clean": True,
         "verbosity": task.verbosity,
-        "uptodate": [False] if task.always else [Fingerprint(config, explain)],
+        "uptodate": [False] if task.always else [Fingerprint(config, explain, task.targets, root)],
     }
     if sub:
         result["name"] = sub
@@ -182,8 +189,8 @@ def _record_depfile(path: str, root: str, task: Any) -> None:
     task.file_dep.update(found)
 
 
-def _action(action: Command | PyAction, root: str, task: str,
-            plugin: str) -> tuple[Callable[..., Any], list[Any]]:
+def _action(action: Command | PyAction, root: str, task: str, plugin: str,
+            timeout_s: float) -> tuple[Callable[..., Any], list[Any]]:
     if isinstance(action, Command):
-        return (run_command, [action, root, task])
+        return (run_command, [action, root, task, timeout_s])
     return (run_python, [action, task, plugin])

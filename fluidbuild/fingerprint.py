@@ -6,6 +6,10 @@ configuration (rendered command lines, manifest entries, plugin name and
 version, tool path and version, CPU profile values it reads). It is saved in
 doit's database after a successful run; a different value reruns the task.
 
+After a successful run the outputs' signatures and digests are saved too; an
+output changed since (a flipped byte, a swapped or emptied file) reruns the
+task that wrote it.
+
 With ``explain=1`` on the doit command line (or ``FLUIDBUILD_EXPLAIN=1``)
 every rerun caused by a configuration change prints which keys changed.
 """
@@ -14,11 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from typing import Any
 
+from doit.dependency import get_file_md5
+
+from fluidbuild.filesig import signature
+
 _KEY = "fluidbuild:config"
 _DIGEST = "fluidbuild:digest"
+_OUTPUTS = "fluidbuild:outputs"
 
 
 def canonical(config: Any) -> str:
@@ -49,19 +59,59 @@ def describe_changes(old: Any, new: Any) -> list[str]:
     return changes
 
 
-class Fingerprint:
-    """A doit ``uptodate`` callable comparing a task's configuration with the last run."""
+def output_states(paths: list[str], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Each output's state, [stat signature, md5]: the md5 is reused from
+    ``previous`` while the signature is unchanged (a no-op hashes nothing)."""
+    states: dict[str, Any] = {}
+    for path in paths:
+        try:
+            sig = signature(os.stat(path))
+        except OSError:
+            continue
+        old = (previous or {}).get(path)
+        states[path] = old if old and old[0] == sig else [sig, get_file_md5(path)]
+    return states
 
-    def __init__(self, config: dict[str, Any], explain: bool = False) -> None:
+
+def damaged_outputs(recorded: dict[str, Any]) -> list[str]:
+    """The outputs whose content is no longer what the task wrote."""
+    damaged = []
+    for path, (sig, md5) in recorded.items():
+        try:
+            now = signature(os.stat(path))
+        except OSError:
+            damaged.append(path)
+            continue
+        if now != sig and get_file_md5(path) != md5:
+            damaged.append(path)
+    return damaged
+
+
+class Fingerprint:
+    """A doit ``uptodate`` callable comparing a task's configuration with the last
+    run, and its outputs with what that run wrote (a damaged output reruns its
+    task, as Bazel checks its outputs' digests)."""
+
+    def __init__(self, config: dict[str, Any], explain: bool = False, targets: list[str] | None = None,
+                 root: str = ".") -> None:
         self.text = canonical(config)
         self.digest = hashlib.sha256(self.text.encode()).hexdigest()
         self.explain = explain
+        self.targets = [os.path.join(root, t) for t in targets or []]
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        task.value_savers.append(lambda: {_DIGEST: self.digest, _KEY: self.text})
+        recorded = values.get(_OUTPUTS) or {}
+        task.value_savers.append(lambda: {_DIGEST: self.digest, _KEY: self.text,
+                                          _OUTPUTS: output_states(self.targets, recorded)})
         previous = values.get(_DIGEST)
         if previous == self.digest:
-            return True
+            damaged = damaged_outputs(recorded)
+            if not damaged:
+                return True
+            if self.explain:
+                print(f"[explain] {task.name}: output changed since it was built: {', '.join(damaged)}",
+                      file=sys.stderr)
+            return False
         if self.explain:
             if previous is None:
                 print(f"[explain] {task.name}: never built (or built before fingerprints)",

@@ -11,6 +11,7 @@ clear message, so ``doit list`` and unrelated tasks keep working.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from fluidbuild.errors import FluidError, ToolMissing
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec
@@ -45,7 +46,9 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
             outputs[name] = []
             continue
         outputs[name] = result.outputs
-        tasks.extend(_stamped(t, target.plugin, plugins) for t in result.tasks)
+        spec = {"sources": target.sources, "deps": target.deps, "flags": target.flags,
+                "options": target.options}
+        tasks.extend(_stamped(t, target.plugin, plugins, spec) for t in result.tasks)
     tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, outputs))
     _check_unique(tasks)
     return Graph(tasks, outputs)
@@ -67,11 +70,19 @@ def _order(manifest: Manifest) -> list[str]:
     return list(done)
 
 
-def _stamped(task: TaskSpec, plugin: str, plugins: Plugins) -> TaskSpec:
-    """Add the producing plugin's name and version to the task's configuration."""
+def _stamped(task: TaskSpec, plugin: str, plugins: Plugins,
+             target: dict[str, Any] | None = None) -> TaskSpec:
+    """Add to the task's configuration what its output depends on besides what
+    the plugin listed: the plugin's identity and source, the task's output
+    paths, and the manifest entry of its target (every option, even one the
+    plugin only checks)."""
     info = plugins.info.get(plugin)
     config = dict(task.config)
-    config["plugin"] = {"name": plugin, "version": info.version if info else "?"}
+    config["plugin"] = {"name": plugin, "version": info.version if info else "?",
+                        "source": plugins.source_digest(plugin) if info else "?"}
+    config["outputs"] = list(task.targets)
+    if target is not None:
+        config["target"] = target
     return replace(task, config=config)
 
 

@@ -21,6 +21,7 @@ from fluidbuild.model import Manifest, Target
 from fluidbuild.plugin import Plugins
 from fluidbuild.schema import (
     Field,
+    Float,
     List,
     Map,
     MapOf,
@@ -68,6 +69,8 @@ CORE_SECTIONS: dict[str, Field] = {
     "local_plugins": Field(MapOf(RelPath(), key_pattern=NAME), default={}),
     "toolchain": Field(MapOf(List(Str(), min_items=1), key_pattern=r"[a-z][a-z0-9_-]*"), default={}),
     "cpu_profile": Field(CPU_PROFILE),
+    "task_timeout_s": Field(Float(minimum=1, maximum=86_400), default=1800.0,
+                            doc="a program a task runs is killed after this long"),
     "targets": Field(MapOf(TARGET, key_pattern=NAME), required=True),
 }
 
@@ -123,7 +126,7 @@ def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest
     return Manifest(
         path=path, root=root, build_dir=top["build_dir"],
         toolchain={k: tuple(v) for k, v in top["toolchain"].items()},
-        cpu_profile=top["cpu_profile"], targets=targets,
+        cpu_profile=top["cpu_profile"], targets=targets, task_timeout_s=top["task_timeout_s"],
         sections={name: top[name] for name in contributed},
     )
 

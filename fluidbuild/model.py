@@ -67,6 +67,7 @@ class Manifest:
     cpu_profile: dict[str, Any]
     targets: dict[str, Target]
     sections: dict[str, Any]  # plugin-contributed top-level sections (image, run, benchmarks, ...)
+    task_timeout_s: float = 1800.0  # a program a task runs is killed after this long
 
 
 @dataclass
