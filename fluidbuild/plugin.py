@@ -12,6 +12,8 @@ tox reads ``toxfile.py``). ``FLUIDBUILD_TRACE=1`` prints every hook call.
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import importlib.util
 import os
 import sys
@@ -54,18 +56,24 @@ class Plugins:
     def __init__(self, local_plugins: dict[str, str] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
         """Load the installed plugins, then ``local_plugins`` (name -> file), then
-        ``extra`` (name -> plugin object, for tests: :mod:`fluidbuild.testing`)."""
+        ``extra`` (name -> plugin object, for tests: :mod:`fluidbuild.testing`; one
+        replaces the installed plugin of its name)."""
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self.info: dict[str, PluginInfo] = {}
+        self._digests: dict[str, str] = {}
         for ep in entry_points(group=hookspecs.ENTRY_POINT_GROUP):
             dist = ep.dist
             self._register(ep.name, lambda ep=ep: ep.load(), dist.version if dist else "0",
                            dist.name if dist else "entry point")
+        installed = set(self.info)
         for name, path in (local_plugins or {}).items():
             self._register(name, lambda path=path, name=name: _load_file(name, path),
                            "local", f"project file {path}")
         for name, plugin in (extra or {}).items():
+            if name in installed:
+                self._pm.unregister(name=name)
+                del self.info[name]
             self._register(name, lambda plugin=plugin: plugin, "test", "test plugin object")
         try:
             self._pm.check_pending()
@@ -91,6 +99,24 @@ class Plugins:
             raise PluginError(name, "load", f"{type(exc).__name__}: {exc}") from None
         version = getattr(plugin, "__version__", version)
         self.info[name] = PluginInfo(name, version, origin, getattr(plugin, "__file__", "?"))
+
+    def source_digest(self, name: str) -> str:
+        """A digest of the plugin's own source: its module file, or every ``.py``
+        file of its package's folder, so an edit to a plugin reruns its tasks."""
+        if name not in self._digests:
+            path = self.info[name].path if name in self.info else ""
+            module = self._pm.get_plugin(name)
+            package = getattr(module, "__package__", None)
+            files = sorted(glob.glob(os.path.join(os.path.dirname(path), "*.py"))) if package else [path]
+            digest = hashlib.sha256()
+            for file in files:
+                try:
+                    with open(file, "rb") as f:
+                        digest.update(file.encode() + b"\0" + f.read())
+                except OSError:
+                    digest.update(f"{file}: unreadable".encode())
+            self._digests[name] = digest.hexdigest()
+        return self._digests[name]
 
     # -- calling ---------------------------------------------------------------
 
