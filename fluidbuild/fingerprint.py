@@ -59,30 +59,33 @@ def describe_changes(old: Any, new: Any) -> list[str]:
     return changes
 
 
-def output_states(paths: list[str], previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Each output's state, [stat signature, md5]: the md5 is reused from
-    ``previous`` while the signature is unchanged (a no-op hashes nothing)."""
+def output_states(paths: list[str], root: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Each output's state, [stat signature, md5], by project-relative path: the
+    md5 is reused from ``previous`` while the signature is unchanged."""
     states: dict[str, Any] = {}
     for path in paths:
+        full = os.path.join(root, path)
         try:
-            sig = signature(os.stat(path))
+            sig = signature(os.stat(full))
         except OSError:
             continue
         old = (previous or {}).get(path)
-        states[path] = old if old and old[0] == sig else [sig, get_file_md5(path)]
+        states[path] = old if old and old[0] == sig else [sig, get_file_md5(full)]
     return states
 
 
-def damaged_outputs(recorded: dict[str, Any]) -> list[str]:
-    """The outputs whose content is no longer what the task wrote."""
+def damaged_outputs(recorded: dict[str, Any], root: str) -> list[str]:
+    """The outputs whose content is no longer what the task wrote (a no-op
+    only stats them; a copied tree hashes them once)."""
     damaged = []
     for path, (sig, md5) in recorded.items():
+        full = os.path.join(root, path)
         try:
-            now = signature(os.stat(path))
+            now = signature(os.stat(full))
         except OSError:
             damaged.append(path)
             continue
-        if now != sig and get_file_md5(path) != md5:
+        if now != sig and get_file_md5(full) != md5:
             damaged.append(path)
     return damaged
 
@@ -97,15 +100,16 @@ class Fingerprint:
         self.text = canonical(config)
         self.digest = hashlib.sha256(self.text.encode()).hexdigest()
         self.explain = explain
-        self.targets = [os.path.join(root, t) for t in targets or []]
+        self.targets = list(targets or [])
+        self.root = root
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         recorded = values.get(_OUTPUTS) or {}
         task.value_savers.append(lambda: {_DIGEST: self.digest, _KEY: self.text,
-                                          _OUTPUTS: output_states(self.targets, recorded)})
+                                          _OUTPUTS: output_states(self.targets, self.root, recorded)})
         previous = values.get(_DIGEST)
         if previous == self.digest:
-            damaged = damaged_outputs(recorded)
+            damaged = damaged_outputs(recorded, self.root)
             if not damaged:
                 return True
             if self.explain:
