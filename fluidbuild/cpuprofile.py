@@ -9,6 +9,7 @@ publishes it as ``build/cpu_profile.json``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -51,5 +52,6 @@ def resolve(manifest: Manifest, plugins: Plugins, toolbox: Toolbox) -> dict[str,
     except (OSError, ValueError, KeyError):
         pass
     profile = plugins.cpu_profile(request, toolbox)
-    write_text(cache, json.dumps({"cache_key": key, "profile": profile}, indent=1, sort_keys=True))
+    with contextlib.suppress(OSError):  # a cache: a read-only tree resolves the profile again next time
+        write_text(cache, json.dumps({"cache_key": key, "profile": profile}, indent=1, sort_keys=True))
     return profile

@@ -12,6 +12,7 @@ instead of a traceback from sqlite. Registered with doit as the backend
 from __future__ import annotations
 
 import sqlite3
+import sys
 from typing import Any
 
 from doit.dependency import SqliteDB
@@ -20,11 +21,11 @@ LAST_KEY = "deps:"  # doit's save_success sets it last, once per finished task
 
 
 class StateError(SystemExit):
-    """The database cannot be written: the build stops with this message (exit 3)."""
+    """The database cannot be written: the build stops with one message (exit 3)."""
 
     def __init__(self, path: str, exc: Exception) -> None:
-        super().__init__(f"fluidbuild: error: cannot record the build state in {path}: {exc}")
-        self.code = 3
+        print(f"fluidbuild: error: cannot record the build state in {path}: {exc}", file=sys.stderr)
+        super().__init__(3)
 
 
 class CommittingSqliteDB(SqliteDB):

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from doit.task import clean_targets
+
 from fluidbuild import cpuprofile, depfile, lock, state
 from fluidbuild.actions import InputGuard, run_command, run_python
 from fluidbuild.errors import FluidError
@@ -33,6 +35,8 @@ _VALUE_OPTIONS = {"-n", "--process", "-P", "--parallel-type", "-f", "--file", "-
 
 
 DATABASE = ".doit.db"  # doit's dependency database, in the build directory
+# doit commands that write nothing: they work in a read-only checkout.
+READ_ONLY_COMMANDS = {"list", "help", "info", "tabcompletion"}
 
 # The NAME=VALUE words fluidbuild reads from the doit command line.
 VARIABLES = {
@@ -98,18 +102,31 @@ def load(argv: list[str]) -> dict[str, Any]:
     for the doit command line ``argv``."""
     try:
         variables = command_line_variables(argv)
-        return _load(variables.get("manifest", "manifest.yaml"), variables)
+        read_only = bool(set(_words(argv)) & READ_ONLY_COMMANDS)
+        return _load(variables.get("manifest", "manifest.yaml"), variables, read_only)
     except FluidError as exc:
         print(f"fluidbuild: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as exc:  # a full disk, a read-only tree: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"fluidbuild: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
-def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
+def _load(manifest_path: str, variables: dict[str, str], read_only: bool) -> dict[str, Any]:
     root = os.getcwd()
     manifest, plugins = load_manifest(manifest_path, root)
-    lock.acquire(os.path.join(root, manifest.build_dir, ".fluidbuild", "lock"))
-    state.check_database(os.path.join(root, manifest.build_dir, DATABASE))
-    state.remove_leftovers(os.path.join(root, manifest.build_dir))
+    config = doit_config(manifest.build_dir)
+    try:
+        lock.acquire(os.path.join(root, manifest.build_dir, ".fluidbuild", "lock"))
+    except OSError:
+        if not read_only:
+            raise
+        # doit list in a read-only checkout: no lock, and a database in memory.
+        config["dep_file"] = ":memory:"
+    else:
+        state.check_database(os.path.join(root, manifest.build_dir, DATABASE))
+        state.remove_leftovers(os.path.join(root, manifest.build_dir))
     toolbox = Toolbox(plugins.tools(), manifest.toolchain,
                       os.path.join(root, manifest.build_dir, ".fluidbuild", "tools.json"))
     profile = cpuprofile.resolve(manifest, plugins, toolbox)
@@ -120,11 +137,30 @@ def _load(manifest_path: str, variables: dict[str, str]) -> dict[str, Any]:
     explain = variables.get("explain", os.environ.get("FLUIDBUILD_EXPLAIN", "")) not in ("", "0")
     docs = {name: t.doc for name, t in manifest.targets.items()}
 
+    sweep = _orphan_sweep(graph.tasks, manifest.build_dir)
+
     def task_fluidbuild() -> Iterator[dict[str, Any]]:
-        yield from _to_doit(graph.tasks, docs, root, explain, manifest.task_timeout_s)
+        for task in _to_doit(graph.tasks, docs, root, explain, manifest.task_timeout_s):
+            if task["basename"] in config["default_tasks"] and "clean" in task:
+                task["clean"] = [*task["clean"], sweep]
+            yield task
 
     task_fluidbuild.__doc__ = "fluidbuild tasks"
-    return {"DOIT_CONFIG": doit_config(manifest.build_dir), "task_fluidbuild": task_fluidbuild}
+    return {"DOIT_CONFIG": config, "task_fluidbuild": task_fluidbuild}
+
+
+def _orphan_sweep(tasks: list[TaskSpec], build_dir: str) -> tuple[Callable[..., None], list[Any]]:
+    """The clean action of the default task: remove what no current task produces
+    (``doit clean`` then leaves no output of a renamed or deleted source)."""
+    known = {os.path.normpath(p) for t in tasks for p in [*t.targets, *([t.depfile] if t.depfile else [])]}
+    state_dir = os.path.join(build_dir, ".fluidbuild")
+    keep = {os.path.normpath(os.path.join(build_dir, DATABASE + suffix)) for suffix in ("", "-wal", "-shm")}
+    keep.add(os.path.normpath(os.path.join(state_dir, "lock")))
+
+    def sweep(dryrun: bool) -> None:
+        state.sweep_orphans(build_dir, known, keep, dryrun)
+
+    return (sweep, [])
 
 
 def _plugins_task(plugins: Plugins) -> TaskSpec:
@@ -173,13 +209,20 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         "targets": list(task.targets),
         "task_dep": list(task.task_dep),
         "doc": task.doc,
-        "clean": True,
+        "clean": [clean_targets, *([(_remove_depfile, [task.depfile])] if task.depfile else [])],
         "verbosity": task.verbosity,
         "uptodate": [False] if task.always else [Fingerprint(config, explain, task.targets, root)],
     }
     if sub:
         result["name"] = sub
     return result
+
+
+def _remove_depfile(path: str, dryrun: bool) -> None:
+    if os.path.exists(path):
+        print(f"clean - removing depfile '{path}'")
+        if not dryrun:
+            os.unlink(path)
 
 
 def _record_depfile(path: str, root: str, task: Any) -> None:

@@ -4,6 +4,7 @@ Called with the tree lock held (no other fluidbuild process is writing):
 a damaged dependency database is set aside with one warning (every task then
 reruns, which is always correct), and the temporary files of writes a killed
 build left behind (``*.tmp-<pid>``, see :mod:`fluidbuild.atomic`) are removed.
+``doit clean`` also sweeps what no current task produces (:func:`sweep_orphans`).
 """
 
 from __future__ import annotations
@@ -41,3 +42,20 @@ def remove_leftovers(build_dir: str) -> None:
             if _LEFTOVER.search(name):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(folder, name))
+
+
+def sweep_orphans(build_dir: str, known: set[str], keep: set[str], dryrun: bool = False) -> None:
+    """Remove files under ``build_dir`` that no current task produces (outputs and
+    depfiles of renamed or deleted sources), except ``keep``; then empty folders."""
+    for folder, _, files in os.walk(build_dir, topdown=False):
+        for name in files:
+            path = os.path.normpath(os.path.join(folder, name))
+            if path in known or path in keep:
+                continue
+            print(f"clean - removing orphaned file '{path}'")
+            if not dryrun:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        if not dryrun and folder != build_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # only when empty

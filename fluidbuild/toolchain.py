@@ -9,6 +9,7 @@ modification time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,5 +84,6 @@ class Toolbox:
     def save(self) -> None:
         """Persist newly learned versions (called once after the graph is built)."""
         if self._dirty:
-            write_text(self._cache_path, json.dumps(self._cache, indent=1, sort_keys=True))
+            with contextlib.suppress(OSError):  # a cache: a read-only tree just asks again next time
+                write_text(self._cache_path, json.dumps(self._cache, indent=1, sort_keys=True))
             self._dirty = False
