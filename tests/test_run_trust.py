@@ -9,6 +9,8 @@ no network unless a profile allows it, and command-line variables are checked.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -97,3 +99,30 @@ def test_network_allowed_when_the_profile_says_so(tree: Path) -> None:
     edit(tree / "manifest.yaml", "  lba: {cpu: max, drive: ide, timeout_s: 60}",
          "  lba: {args: [-nic, user], network: true}")
     doit(tree, "list")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_qemu_dies_with_doit_run(tree: Path, sig: signal.Signals) -> None:
+    edit(tree / "manifest.yaml", "  qemu32: {cpu: qemu32,", "  paused: {args: [-S]}\n  qemu32: {cpu: qemu32,")
+    doit(tree, "image")
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "run", "profile=paused"], cwd=tree,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    qemu: list[int] = []
+    while not qemu and time.monotonic() < deadline:
+        qemu = [c for c in _children(proc.pid) if "qemu" in Path(f"/proc/{c}/comm").read_text()]
+        time.sleep(0.1)
+    assert qemu, "QEMU started (paused with -S, so it would run until its 60 s timeout)"
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    time.sleep(0.5)
+    stat = Path(f"/proc/{qemu[0]}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z", "QEMU was killed with doit run"
