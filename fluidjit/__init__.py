@@ -2,7 +2,7 @@
 
 Tier 0 runs the generic half of the module (every benchmark compiled for the
 x86-64 baseline) with every function behind a swappable slot and profiled
-(src/kernel/profile.c); a background optimizer recompiles hot functions at
+(src/runtime/profile.c); a background optimizer recompiles hot functions at
 tier 2 for the target CPU, swaps them in without stopping the workload, and
 reverts any that measure slower; a kept version then gets a clone for the
 argument values it always receives, kept only if it measures faster.
@@ -25,6 +25,20 @@ while it runs and no foreign call is added to a measured run().
     from fluidjit import JitConfig, run_jit
     report = run_jit(JitConfig("build/fluid_module.bc", benchmarks=("matrix_mul",)))
 
+One compiler serves any executor, as in LLVM ORC: the compiler
+(compiler.py, with its process compile_server.py) turns IR text into object
+files for a CPU and knows nothing of where they run; an executor
+(executor.py) links them where the workload runs and lends the optimizer
+that place's slots, profiler counters and timed runs: this process today
+(inprocess.py), a bare-metal Fluid kernel over a serial link later.
+runtime.py hands the object files from the one to the other. The rest:
+module.py (loading and checking the bitcode), instrument.py (tier-0 IR),
+tier2ir.py, variants.py and specialize.py (tier-2 IR), profiler.py (the
+profiler's table and clock), tracked.py (what is known of each function),
+policy.py (the rules), state_machine.py (the decisions), optimizer.py (the
+threads that run them), workload.py (the benchmarks), session.py (one run:
+``run_jit``), report.py, config.py, errors.py.
+
 Results across tiers: integer code gives bit-identical results on every
 tier. Floating-point code does too, except where clang kept ``a*b+c`` as
 ``llvm.fmuladd`` (C's default ``-ffp-contract=on``): tier 0 (generic
@@ -44,6 +58,6 @@ compares each one with tier 0's.
 from fluidjit.config import JitConfig, TargetCpu
 from fluidjit.errors import JitError
 from fluidjit.report import JitReport
-from fluidjit.runner import run_jit
+from fluidjit.session import run_jit
 
 __all__ = ["JitConfig", "JitError", "JitReport", "TargetCpu", "run_jit"]

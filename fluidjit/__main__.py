@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fluidjit.config import JitConfig
 from fluidjit.errors import JitError
-from fluidjit.runner import run_jit
+from fluidjit.session import run_jit
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -46,13 +46,17 @@ def read_message(stream: BinaryIO) -> bytes | None:
 
 
 def write_message(stream: BinaryIO, payload: bytes, status: int | None = None) -> None:
+    """``payload`` length-prefixed, after the status byte if one is given."""
     if status is not None:
         stream.write(bytes([status]))
     stream.write(LENGTH.pack(len(payload)) + payload)
     stream.flush()
 
 
-class Compiler:
+class ObjectEmitter:
+    """llvmlite in this process: runs a request's IR passes and emits its object file, with one
+    target machine per (triple, CPU, features, code-generation level)."""
+
     def __init__(self) -> None:
         import llvmlite.binding as llvm
 
@@ -65,6 +69,7 @@ class Compiler:
         self.machines: dict[tuple[str, str, str, int], Any] = {}
 
     def machine(self, triple: str, cpu: str, features: str, codegen: int) -> Any:
+        """The target machine for these, made on first use."""
         key = (triple, cpu, features, codegen)
         if key not in self.machines:
             target = self.llvm.Target.from_triple(triple)
@@ -72,7 +77,8 @@ class Compiler:
                 cpu=cpu, features=features, opt=codegen, reloc="pic", codemodel="small", jit=True)
         return self.machines[key]
 
-    def compile(self, request: dict[str, Any]) -> bytes:
+    def emit(self, request: dict[str, Any]) -> bytes:
+        """The object file of ``request`` (see the module docstring); raises RuntimeError."""
         llvm = self.llvm
         tm = self.machine(request["triple"], request["cpu"], request["features"], request["codegen"])
         module = llvm.parse_assembly(request["ir"], context=llvm.create_context())
@@ -96,11 +102,12 @@ class Compiler:
 
 
 def main() -> int:
-    compiler = Compiler()
+    """Serve requests from stdin until it closes."""
+    emitter = ObjectEmitter()
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while (message := read_message(source)) is not None:
         try:
-            obj = compiler.compile(json.loads(message))
+            obj = emitter.emit(json.loads(message))
         except RuntimeError as exc:
             write_message(sink, str(exc).encode(), FAILED)
         else:

@@ -1,35 +1,34 @@
-"""The two tiers' compilers: code generation in a compiler process, linking in LLJIT here.
+"""The JIT's compiler: LLVM IR text in, an object file for a given CPU out.
 
-Tier 0 compiles the whole instrumented module once, fast: its IR is used as
-clang left it and only the code generator runs, for the generic x86-64 CPU.
-Tier 2 compiles one function at a time: the O3 pipeline with loop and SLP
-vectorisation and unrolling (for tuned code, see JitRuntime._compile),
-then code generation, both for the target CPU.
+Both tiers compile here. Tier 0 compiles the whole instrumented module
+once, fast: its IR is used as clang left it and only the code generator
+runs, for the generic x86-64 CPU. Tier 2 compiles one function at a time:
+the O3 pipeline with loop and SLP vectorisation and unrolling (or, for
+tuned code, less: see JitRuntime._make_tier2), then code generation, both
+for the target CPU. Which tier asks for what is the runtime's choice; here
+a compilation is a request (compile_server.py has its fields).
 
-Both run in the compiler process (compile_server.py), so an LLVM error
-that would end the process ends that one, not the workload; it is restarted
-for the next request. The object files come back here and LLJIT links each
-into its own JIT library (a library name can never be reused, so every
-tier-2 library gets a fresh one), linked against the tier-0 library, whose
-exported symbols resolve every reference. Libraries stay loaded until the
-compiler is dropped: a swapped-out version may still be running.
+Every request runs in the compiler process (compile_server.py), so an LLVM
+error that would end the process ends that one, not the workload; it is
+restarted for the next request. With an ObjectCache, object files are kept
+across runs under the hash of their request: a function that went hot in an
+earlier run of the same module is served from the cache instead of compiled.
 
-With an ObjectCache, object files are kept across runs under the hash of
-their request: a function that went hot in an earlier run of the same
-module is linked from the cache instead of compiled.
+The compiler knows nothing of where its code will run: it returns
+relocatable object files, and an executor (executor.py) links and runs
+them, in this process today, on a remote kernel later, from the same
+compiler.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,37 +36,15 @@ from typing import Any
 from fluidbuild.atomic import write_bytes
 from fluidjit import compile_server
 from fluidjit.config import TargetCpu
-
-TIER0_LIBRARY = "fluid.t0"
-
-
-class CompileError(Exception):
-    """A compilation failed; the message is one line."""
-
-
-def first_line(text: str, default: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else default
+from fluidjit.errors import CompileError, first_line
 
 
 @dataclass(frozen=True)
-class Tier2Code:
-    address: int
-    library: str
-    compile_ms: float  # request to callable address: optimise, codegen (or cache), link
-    fused_fma: bool  # its IR has llvm.fmuladd: a*b+c may round once (FMA) on the tier-2 CPU
-    variant: str  # "tuned": compiled from the tuned half of the module; "generic"
-    cached: bool  # the object file came from the cache
+class ObjectFile:
+    """A compiled, relocatable object file."""
 
-
-@dataclass(frozen=True)
-class Loaded:
-    """A library of JIT code: its exported addresses and how it was obtained."""
-
-    addresses: dict[str, int]
-    library: str
-    ms: float
-    cached: bool
+    data: bytes
+    cached: bool  # it came from the object cache
 
 
 class ObjectCache:
@@ -83,16 +60,19 @@ class ObjectCache:
         self._salt = hashlib.sha256(salt).digest()
 
     def path(self, request: dict[str, Any]) -> Path:
+        """Where the object file of ``request`` is kept."""
         digest = hashlib.sha256(self._salt + json.dumps(request, sort_keys=True).encode()).hexdigest()
         return self.directory / f"{digest}.o"
 
     def get(self, request: dict[str, Any]) -> bytes | None:
+        """The kept object file of ``request``, or None."""
         try:
             return self.path(request).read_bytes()
         except OSError:
             return None
 
     def put(self, request: dict[str, Any], obj: bytes) -> None:
+        """Keep ``obj`` as the object file of ``request``."""
         # A read-only or full disk costs the next run a compile, nothing more.
         with contextlib.suppress(OSError):
             write_bytes(str(self.path(request)), obj)
@@ -121,6 +101,8 @@ class CompilerProcess:
         return self._proc
 
     def compile(self, request: dict[str, Any]) -> bytes:
+        """The object file of ``request``; raises CompileError if LLVM refused it or the
+        process died (the next request starts a new one)."""
         with self._lock:
             proc = self._ensure()
             try:
@@ -144,6 +126,7 @@ class CompilerProcess:
         return message
 
     def close(self) -> None:
+        """Let the process finish and wait for it."""
         with self._lock:
             if self._proc is not None:
                 self._proc.stdin.close()
@@ -152,72 +135,29 @@ class CompilerProcess:
                 self._proc = None
 
 
-class Compiler:
-    def __init__(self, tier0_opt: int, tier2_cpu: TargetCpu, tier2_opt: int,
-                 cache: ObjectCache | None = None) -> None:
+class ObjectCompiler:
+    """Compiles IR text to object files for any x86-64 CPU: the compiler process, behind the
+    object cache if there is one."""
+
+    def __init__(self, cache: ObjectCache | None = None) -> None:
         self.process = CompilerProcess()
         self.process.start()
-        import llvmlite.binding as llvm
-
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        self._llvm = llvm
-        self._tier0_opt = tier0_opt
-        self._tier2_cpu = tier2_cpu
-        self._tier2_opt = tier2_opt
         self._cache = cache
-        self._jit = llvm.create_lljit_compiler()
-        self._libraries: list[object] = []
-        self._serial = itertools.count(1)
 
-    def tier0(self, text: str, triple: str, exports: list[str]) -> dict[str, int]:
-        """Compile and load the tier-0 module; the addresses of ``exports``."""
-        generic = TargetCpu.generic()
-        request = {"ir": text, "triple": triple, "cpu": generic.name, "features": generic.features,
-                   "codegen": self._tier0_opt, "passes": None}
-        return self._load(request, exports, TIER0_LIBRARY, linked=False).addresses
-
-    def tier2(self, text: str, triple: str, entry: str, fused_fma: bool, variant: str,
-              passes: int | str | None) -> Tier2Code:
-        """Optimise (``passes``: see compile_server), compile and load one tier-2 module; the
-        address of ``entry``."""
-        loaded = self.load(text, triple, [entry], passes, self._tier2_opt)
-        return Tier2Code(loaded.addresses[entry], loaded.library, loaded.ms, fused_fma, variant,
-                         loaded.cached)
-
-    def load(self, text: str, triple: str, exports: list[str], passes: int | str | None,
-             codegen: int) -> Loaded:
-        """Compile ``text`` for the tier-2 CPU (IR passes ``passes``, see compile_server, and
-        code generation at level ``codegen``), link it against tier 0 and load it."""
-        cpu = self._tier2_cpu
+    def compile(self, text: str, triple: str, cpu: TargetCpu, codegen: int,
+                passes: int | str | None) -> ObjectFile:
+        """``text`` compiled for ``cpu``: IR passes ``passes`` (see compile_server), then code
+        generation at level ``codegen``. Raises CompileError."""
         request = {"ir": text, "triple": triple, "cpu": cpu.name, "features": cpu.features,
                    "codegen": codegen, "passes": passes}
-        return self._load(request, exports, f"fluid.t2.{next(self._serial)}.{exports[0]}", linked=True)
-
-    def _load(self, request: dict[str, Any], exports: list[str], library: str, linked: bool) -> Loaded:
-        start = time.perf_counter()
         obj = self._cache.get(request) if self._cache else None
-        cached = obj is not None
-        if obj is None:
-            obj = self.process.compile(request)
-            if self._cache:
-                self._cache.put(request, obj)
-        builder = self._llvm.JITLibraryBuilder().add_object_img(obj)
-        if linked:
-            builder.add_jit_library(TIER0_LIBRARY)
-        for name in exports:
-            builder.export_symbol(name)
-        tracker = self._link(builder, library)
-        return Loaded({name: tracker[name] for name in exports}, library,
-                      (time.perf_counter() - start) * 1e3, cached)
-
-    def _link(self, builder: Any, library: str) -> Any:
-        try:
-            tracker = builder.link(self._jit, library)
-        except RuntimeError as exc:
-            raise CompileError(f"linking {library}: {first_line(str(exc), 'link error')}") from None
-        self._libraries.append(tracker)
-        return tracker
+        if obj is not None:
+            return ObjectFile(obj, cached=True)
+        obj = self.process.compile(request)
+        if self._cache:
+            self._cache.put(request, obj)
+        return ObjectFile(obj, cached=False)
 
     def close(self) -> None:
+        """Stop the compiler process."""
         self.process.close()

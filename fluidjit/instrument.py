@@ -30,7 +30,7 @@ from fluidjit.module import PROFILER_PREFIX, FluidModule, Signature
 BODY_SUFFIX = ".fluid.t0"
 SLOT_SUFFIX = ".fluid.slot"
 ARG_PREFIX = "fluid.a"
-PROFILED_ARGS = 4  # FLUID_PROF_MAX_ARGS in src/kernel/profile.h
+PROFILED_ARGS = 4  # FLUID_PROF_MAX_ARGS in src/runtime/profile.h
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fluidjit import irtext
-from fluidjit.errors import JitError
+from fluidjit.errors import JitError, first_line
 from fluidjit.variants import Variants
 from fluidjit.variants import find as find_variants
 
+if TYPE_CHECKING:  # llvmlite is imported when a module is read
+    from llvmlite.binding import ModuleRef, ValueRef
+
 JIT_ARCH = "x86_64"
-# The profiler runtime (src/kernel/profile.c) every instrumented module links.
+# The profiler runtime (src/runtime/profile.c) every instrumented module links.
 PROFILER_SYMBOLS = ("fluid_prof_enter", "fluid_prof_exit", "fluid_prof_value", "fluid_prof_guard_miss",
                     "fluid_prof_now", "fluid_prof_time_runs", "fluid_prof_table",
                     "fluid_prof_record_size")
@@ -78,7 +82,7 @@ class FluidModule:
     variants: Variants  # the tuned half, which tier 0 leaves out
 
 
-def _signature(fn) -> Signature:
+def _signature(fn: ValueRef) -> Signature:
     ftype = fn.global_value_type
     params = []
     for arg in fn.arguments:
@@ -88,7 +92,7 @@ def _signature(fn) -> Signature:
     return Signature(str(ftype.get_function_return()), tuple(params), ftype.is_function_vararg)
 
 
-def read_bitcode(path: str | Path):
+def read_bitcode(path: str | Path) -> ModuleRef:
     """Parse ``path`` as LLVM bitcode, or raise JitError."""
     import llvmlite.binding as llvm
 
@@ -101,8 +105,7 @@ def read_bitcode(path: str | Path):
         # read twice in one process, and with them the text of every tier-2 request.
         return llvm.parse_bitcode(data, context=llvm.create_context())
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
-        raise JitError(f"{path}: not LLVM bitcode ({first})") from None
+        raise JitError(f"{path}: not LLVM bitcode ({first_line(str(exc), 'parse error')})") from None
 
 
 def load_module(path: str | Path, need: tuple[str, ...] = ()) -> FluidModule:
@@ -120,13 +123,13 @@ def load_module(path: str | Path, need: tuple[str, ...] = ()) -> FluidModule:
         for prefix, libcall in LIBCALL_INTRINSICS.items():
             if fn.name.startswith(prefix) and libcall not in defined:
                 raise JitError(f"{path}: missing symbol '{libcall}': the module uses {fn.name}, "
-                               f"which compiles to calls of {libcall} (link src/kernel/klib.c)")
+                               f"which compiles to calls of {libcall} (link src/runtime/klib.c)")
     for gv in mod.global_variables:
         if gv.is_declaration:
             raise JitError(f"{path}: undefined symbol '{gv.name}' (used, defined nowhere in the module)")
     for name in (*PROFILER_SYMBOLS, *need):
         if name not in defined:
-            hint = " (link src/kernel/profile.c)" if name.startswith(PROFILER_PREFIX) else ""
+            hint = " (link src/runtime/profile.c)" if name.startswith(PROFILER_PREFIX) else ""
             raise JitError(f"{path}: missing symbol '{name}'{hint}")
     signatures = {token_of(f.name): _signature(f) for f in mod.functions if not f.is_declaration}
     text = irtext.Module.parse(str(mod))

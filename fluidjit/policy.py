@@ -1,6 +1,6 @@
 """When a function goes to tier 2, and whether its tier-2 version stays.
 
-Pure decisions over profiler numbers, kept apart from the threads that act
+Pure decisions over profiler numbers, kept apart from the state machine that acts
 on them so the rules can be read (and tested) on their own.
 """
 

@@ -1,4 +1,10 @@
-"""Reading the profiler table (src/kernel/profile.c) of the running tier-0 library.
+"""The profiler runtime (src/runtime/profile.c) as the JIT sees it: its table, its clock, its binding.
+
+``FnRecord`` is the layout of one row of the table (struct fluid_prof_fn)
+and ``Counters`` a row read at one moment: any executor reads the same rows,
+wherever the table is. ``Clock`` turns the profiler's TSC readings into
+milliseconds. ``Profiler`` binds the runtime of a module loaded in this
+process (the in-process executor's, inprocess.py) through ctypes.
 
 The table is plain memory the workload thread writes while the optimizer
 reads it; every field is an aligned 64-bit word, which x86-64 reads and
@@ -53,13 +59,29 @@ class Counters:
                    tuple((a.seen, a.value, a.changes) for a in rec.args))
 
 
+@dataclass(frozen=True)
+class Clock:
+    """The profiler's time base: its TSC rate and the reading taken when it started."""
+
+    tsc_hz: float
+    origin_tsc: int
+
+    def ms(self, tsc: int) -> float:
+        """Milliseconds from the profiler's start to time stamp ``tsc``."""
+        return (tsc - self.origin_tsc) / self.tsc_hz * 1e3
+
+    def ms_to_cycles(self, ms: float) -> float:
+        """TSC cycles in ``ms`` milliseconds."""
+        return ms / 1e3 * self.tsc_hz
+
+
 _NOW = ctypes.CFUNCTYPE(ctypes.c_uint64)
 _TIME_RUNS = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
                               ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64))
 
 
 class Profiler:
-    """The profiler runtime of a loaded module; ``addresses`` has its symbols
+    """The profiler runtime of a module loaded in this process; ``addresses`` has its symbols
     (module.PROFILER_SYMBOLS), ``capacity`` the rows of its table."""
 
     def __init__(self, addresses: Mapping[str, int], capacity: int) -> None:
@@ -70,8 +92,8 @@ class Profiler:
         self._table = (FnRecord * capacity).from_address(addresses["fluid_prof_table"])
         self.now = _NOW(addresses["fluid_prof_now"])
         self._time_runs = _TIME_RUNS(addresses["fluid_prof_time_runs"])
-        self.tsc_hz = self._calibrate()
-        self.origin_tsc = self.now()
+        tsc_hz = self._calibrate()
+        self.clock = Clock(tsc_hz, self.now())
 
     def _calibrate(self) -> float:
         c0, t0 = self._tsc_and_time()
@@ -105,11 +127,4 @@ class Profiler:
         meanwhile, so the optimizer keeps working while the workload runs."""
         ticks = (ctypes.c_uint64 * count)()
         self._time_runs(run, arena, size, count, ticks)
-        return [round(t * 1e9 / self.tsc_hz) for t in ticks]
-
-    def ms(self, tsc: int) -> float:
-        """Milliseconds from the profiler's start to time stamp ``tsc``."""
-        return (tsc - self.origin_tsc) / self.tsc_hz * 1e3
-
-    def ms_to_cycles(self, ms: float) -> float:
-        return ms / 1e3 * self.tsc_hz
+        return [round(t * 1e9 / self.clock.tsc_hz) for t in ticks]

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from fluidjit.optimizer import Event, State, Tracked
-from fluidjit.profiler import Counters, Profiler
+from fluidjit.profiler import Clock, Counters
+from fluidjit.tracked import Event, State, Tracked
 
 
 def live_log(stream: IO[str] | None = None) -> Callable[[Event], None]:
@@ -53,7 +53,8 @@ class FunctionRow:
     covered_by: str | None  # the function whose tuned tier-2 code took over its work
 
     @classmethod
-    def of(cls, t: Tracked, c: Counters, profiler: Profiler) -> FunctionRow:
+    def of(cls, t: Tracked, c: Counters, clock: Clock) -> FunctionRow:
+        """The row of ``t``, whose counters are ``c`` at the end of the run."""
         t0, t2 = t.tier0.per_call, t.tier2.per_call
         if t0 is None and t.state is State.TIER0 and c.calls:
             t0 = c.cycles / c.calls  # never timed in a quiet interval: every call was tier 0
@@ -62,7 +63,7 @@ class FunctionRow:
             name=t.fn.name, label=t.label, calls=c.calls, state=t.state.value,
             tier0_cycles_per_call=t0, tier2_cycles_per_call=t2,
             speedup=t0 / t2 if t0 and t2 else None,
-            hot_at_ms=profiler.ms(t.hot_tsc) if hot else None,
+            hot_at_ms=clock.ms(t.hot_tsc) if hot else None,
             compile_ms=t.code.compile_ms if t.code else None,
             latency_ms=t.latency_ms,
             specialization=f"{t.tried.describe(t.arg_names)} ({t.spec_result or 'measuring'})"

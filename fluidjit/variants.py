@@ -17,7 +17,7 @@ arguments removed or constants folded in differently by each variant.
 
 Whether a tuned function may take over a generic workload is a property of
 the benchmark's arena, which bench.h leaves to each variant (fft_1d lays
-out its twiddle tables for its vector width): runner.admit_tuned checks it
+out its twiddle tables for its vector width): session.admit_tuned checks it
 on the live workload before the first run().
 """
 

@@ -86,7 +86,7 @@ class Benchmark:
     iterations: int
     desc: BenchDesc
     roles: dict[int, str]  # thunk address -> descriptor field ("run", ...)
-    time_runs: Callable[[int, int, int, int], list[int]]  # Profiler.time_runs of its module
+    time_runs: Callable[[int, int, int, int], list[int]]  # Executor.time_runs of its module
 
 
 @dataclass
@@ -121,7 +121,7 @@ def registry(rt: JitRuntime) -> list[Benchmark]:
         desc = entry.generic.contents
         roles = {getattr(desc, role): role for role in ROLES if getattr(desc, role)}
         out.append(Benchmark(entry.name.decode(), desc.unit.decode(), entry.size or desc.default_size,
-                             entry.iterations, desc, roles, rt.profiler.time_runs))
+                             entry.iterations, desc, roles, rt.executor.time_runs))
     return out
 
 

@@ -18,13 +18,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from jitbuild import CLANG, FIXTURES, KERNEL_DIR, ROOT, build_module
+from jitbuild import CLANG, FIXTURES, ROOT, RUNTIME_DIR, build_module
 from jitbuild import registry as registry_source
 
 from fluidjit import JitConfig, JitError, TargetCpu, run_jit
-from fluidjit.optimizer import State
-from fluidjit.runner import admit_tuned
+from fluidjit.compiler import ObjectCompiler
+from fluidjit.inprocess import InProcessExecutor
 from fluidjit.runtime import JitRuntime
+from fluidjit.session import admit_tuned
+from fluidjit.tracked import State
 from fluidjit.workload import REGISTRY_SYMBOLS, Arena, registry, run_benchmark
 
 U32, U64 = ctypes.c_uint32, ctypes.c_uint64
@@ -96,7 +98,7 @@ def _heavy(n: int) -> int:
 
 def _counters(rt: JitRuntime, name: str):
     t = rt.tracked(name)
-    return rt.profiler.snapshot(t.fn.id + 1)[t.fn.id]
+    return rt.executor.read_counters(t.fn.id + 1)[t.fn.id]
 
 
 # -- tier-up -------------------------------------------------------------------
@@ -217,14 +219,14 @@ def test_a_guard_that_keeps_missing_brings_the_general_version_back(modules):
 
 def test_a_slower_clone_gives_way_to_the_general_version(modules):
     with jit(modules["funcs"], hot_calls=3, hot_share=0.0) as rt:
-        compile_fn = rt.optimizer._compile
+        make_tier2 = rt.machine._make_tier2
 
         def slow_clone(fn, spec, tuned):
-            code = compile_fn(fn, spec, tuned)
+            code = make_tier2(fn, spec, tuned)
             # The "clone" is tier 0's code, unvectorised: slower than the general version.
             return replace(code, address=rt.tracked(fn.name).tier0_address) if spec else code
 
-        rt.optimizer._compile = slow_clone
+        rt.machine._make_tier2 = slow_clone
         weighted, t = _specialised_weighted(rt)
         _drive(rt, "weighted", lambda: [weighted(WEIGHTED_DATA, WEIGHTED_N) for _ in range(20)],
                lambda t: t.spec is None)
@@ -277,6 +279,60 @@ def test_unprofiled_tier0_calls_through_plain_tail_calling_thunks(modules):
         assert "fluid_prof_enter" not in rt.tier0.text.split("define i64 @heavy(", 1)[1].split("}")[0]
 
 
+# -- one compiler, any executor ------------------------------------------------
+
+def test_the_compiler_returns_relocatable_objects_for_any_executor():
+    compiler = ObjectCompiler()
+    try:
+        obj = compiler.compile("define i32 @inc(i32 %x) {\n  %y = add i32 %x, 1\n  ret i32 %y\n}\n",
+                               "x86_64-unknown-linux-gnu", TargetCpu.generic(), codegen=1, passes=None)
+    finally:
+        compiler.close()
+    assert obj.data[:4] == b"\x7fELF" and obj.data[16] == 1  # ET_REL: nothing placed, nothing run
+    assert not obj.cached
+
+
+class RecordingExecutor(InProcessExecutor):
+    """This process, noting what the JIT installs and which slots it writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, tuple]] = []
+
+    def link(self, *args):
+        self.calls.append(("link", args))
+        return super().link(*args)
+
+    def write_slot(self, *args):
+        self.calls.append(("write_slot", args))
+        super().write_slot(*args)
+
+
+def test_the_optimizer_installs_and_swaps_code_only_through_its_executor(modules):
+    executor = RecordingExecutor()
+    config = JitConfig(modules["funcs"], hot_calls=2, hot_share=0.0, specialize=False)
+    rt = JitRuntime(config, executor=executor)
+    rt.optimizer.start(monitor=False)
+    try:
+        [(kind, (library, _, _, against))] = executor.calls  # tier 0
+        assert (kind, library, against) == ("link", "fluid.t0", None)
+        executor.calls.clear()
+        heavy = rt.function("heavy", U64, U32)
+        for _ in range(2):
+            heavy(10)
+        _step(rt)
+        t = rt.tracked("heavy")
+        assert t.state is State.MEASURING
+        assert [kind for kind, _ in executor.calls] == ["link", "write_slot"]
+        [(_, (library, obj, exports, against)), (_, (slot, address))] = executor.calls
+        assert library == t.code.library and against == "fluid.t0" and obj[:4] == b"\x7fELF"
+        assert [e.split(".fluid.t2.")[0] for e in exports] == ["heavy"]
+        assert (slot, address) == (t.slot, t.code.address)
+        assert heavy(10) == _heavy(10)
+    finally:
+        rt.close()
+
+
 # -- results across tiers -------------------------------------------------------
 
 def _bench_tiers(modules, name: str, **options: object) -> tuple[int, int, State]:
@@ -285,7 +341,7 @@ def _bench_tiers(modules, name: str, **options: object) -> tuple[int, int, State
         bench = next(b for b in registry(rt) if b.name == name)
         tier0 = run_benchmark(bench, 2048, 3, seed=1)
         _step(rt)
-        run = next(t for t in rt.optimizer.tracked if rt.addresses[t.fn.name] == bench.desc.run)
+        run = next(t for t in rt.machine.tracked if rt.addresses[t.fn.name] == bench.desc.run)
         tier2 = run_benchmark(bench, 2048, 3, seed=1)
         return tier0.checksum, tier2.checksum, run.state
 
@@ -294,7 +350,7 @@ def test_the_workload_times_each_run_in_the_modules_c_loop(modules):
     """run() calls go through the profiled thunk one by one, each timed on its own."""
     with jit(modules["benches"], need=REGISTRY_SYMBOLS, hot_calls=1000, hot_share=0.0) as rt:
         bench = next(b for b in registry(rt) if b.name == "fx_words")
-        run = next(t for t in rt.optimizer.tracked if rt.addresses[t.fn.name] == bench.desc.run)
+        run = next(t for t in rt.machine.tracked if rt.addresses[t.fn.name] == bench.desc.run)
         start = time.perf_counter_ns()
         result = run_benchmark(bench, 2048, 7, seed=1)
         wall = time.perf_counter_ns() - start
@@ -339,7 +395,7 @@ def test_tier0_leaves_the_tuned_half_out(modules):
     with jit(modules["variants"], need=REGISTRY_SYMBOLS) as rt:
         assert set(rt.module.variants.benchmarks) == {"fx_path", "fx_layout"}
         assert "bench_fx_path_tuned" not in rt.tier0.text
-        assert all(not t.fn.name.startswith("bench_") for t in rt.optimizer.tracked)
+        assert all(not t.fn.name.startswith("bench_") for t in rt.machine.tracked)
         assert "bench_fx_path_tuned" not in rt.addresses
 
 
@@ -491,6 +547,6 @@ def test_cli_reports_a_compile_failure_and_finishes_at_tier0(modules):
 def test_profile_c_is_freestanding_on_both_targets(tmp_path, target):
     obj = tmp_path / "profile.o"
     subprocess.run([CLANG, f"--target={target}", "-O2", "-ffreestanding", "-fno-builtin", "-Wall",
-                    "-Wextra", "-Werror", "-c", str(KERNEL_DIR / "profile.c"), "-o", str(obj)], check=True)
+                    "-Wextra", "-Werror", "-c", str(RUNTIME_DIR / "profile.c"), "-o", str(obj)], check=True)
     syms = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, check=True).stdout
     assert syms.strip() == ""  # no helper (memset, __udivdi3, ...) needed

@@ -1,4 +1,11 @@
-"""One JIT run over a module's benchmarks: the Python API behind the CLI and the ``jit`` task."""
+"""A JIT session: one run of a module's benchmarks under the JIT, the API behind the CLI and ``doit jit``.
+
+``run_jit`` loads the module (runtime.py), runs each selected benchmark
+from the registry (workload.py) while the optimizer works in the
+background, admitting a benchmark to tuned tier-2 code when its arena
+check passes (``admit_tuned``), reruns them at tier 0 to compare
+checksums, and reports (report.py).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fluidbuild.atomic import write_text
-from fluidjit.compiler import CompileError
 from fluidjit.config import JitConfig
-from fluidjit.optimizer import Event
+from fluidjit.errors import CompileError
 from fluidjit.report import BenchRow, FunctionRow, JitReport, live_log
 from fluidjit.runtime import JitRuntime
+from fluidjit.tracked import Event
 from fluidjit.workload import (
     REGISTRY_SYMBOLS,
     ROLES,
@@ -29,7 +36,7 @@ from fluidjit.workload import (
 def _label(rt: JitRuntime, benchmarks: list[Benchmark]) -> None:
     """Name descriptor functions after their benchmark and role ("matrix_mul.run")."""
     by_address = {b_addr: (b.name, role) for b in benchmarks for b_addr, role in b.roles.items()}
-    for t in rt.optimizer.tracked:
+    for t in rt.machine.tracked:
         found = by_address.get(rt.addresses[t.fn.name])
         if found:
             t.label, t.arg_names = f"{found[0]}.{found[1]}", ROLES[found[1]]
@@ -50,10 +57,10 @@ def admit_tuned(rt: JitRuntime, bench: Benchmark, arena: Arena, size: int, seed:
     ms = (time.perf_counter() - start) * 1e3
     if why is None:
         rt.use_tuned(bench.name)
-        rt.optimizer.note(bench.name, "tuned", f"same arena as the generic variant ({ms:.1f} ms): "
+        rt.machine.note(bench.name, "tuned", f"same arena as the generic variant ({ms:.1f} ms): "
                           "tier 2 compiles its tuned code")
         return "tuned"
-    rt.optimizer.note(bench.name, "generic", f"tier 2 compiles its generic code: {why}")
+    rt.machine.note(bench.name, "generic", f"tier 2 compiles its generic code: {why}")
     return f"generic: {why}"
 
 
@@ -98,12 +105,11 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
     plan = [(b, config.size or b.size, config.iterations or b.iterations) for b in benches]
     runs: list[BenchRun] = []
     codes: list[str] = []
-    opt = rt.optimizer
     optimize = config.profile and config.optimize
     if optimize:
-        opt.start()
+        rt.optimizer.start()
     for bench, size, iterations in plan:
-        opt.begin_phase(bench.name)
+        rt.machine.begin_phase(bench.name)
 
         def admit(arena: Arena, bench: Benchmark = bench, size: int = size) -> None:
             codes.append(admit_tuned(rt, bench, arena, size, config.seed))
@@ -111,8 +117,8 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
         runs.append(run_benchmark(bench, size, iterations, config.seed, admit if optimize else None))
         if not optimize:
             codes.append("generic: tier 0 only")
-    tracked = opt.finish()
-    final = rt.profiler.snapshot(len(tracked))
+    tracked = rt.optimizer.finish()
+    final = rt.executor.read_counters(len(tracked))
     refs: list[BenchRun | None] = [None] * len(plan)
     if config.verify:
         saved = rt.use_tier0()
@@ -122,8 +128,8 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
         module=str(config.module),
         cpu={"tier0": "x86-64", "tier2": rt.cpu.name, "features": rt.cpu.features, "source": rt.cpu.source},
         config={k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()},
-        functions=[FunctionRow.of(t, c, rt.profiler) for t, c in zip(tracked, final, strict=True) if c.calls],
-        events=[*opt.notes, *(e for t in tracked for e in t.events)],
+        functions=[FunctionRow.of(t, c, rt.clock) for t, c in zip(tracked, final, strict=True) if c.calls],
+        events=[*rt.machine.notes, *(e for t in tracked for e in t.events)],
     )
     report.events.sort(key=lambda e: e.ms)
     for (bench, size, iterations), jit, ref, code in zip(plan, runs, refs, codes, strict=True):
