@@ -1,10 +1,12 @@
 """The native benchmark runners: where the build puts them and how to run one.
 
-A runner (src/bench/native/) is a static Linux process, without libc, that
-the ``native`` plugin links from both variants of the manifest's
-benchmarks, the runner's own files and the generated registry. One call
-runs one benchmark and prints one ``FLUID-BENCH {json}`` line (fields in
-src/bench/native/runner.c).
+A runner (src/bench/native/, main program in bench_main.c) is a static
+Linux process, without libc, that the ``native`` plugin links from both
+variants of the manifest's benchmarks, the runner's own files, the shared
+runtime (src/runtime/) and the generated registry. One call runs one
+benchmark and prints one ``FLUID-BENCH {json}`` line: the kernel's schema
+(src/protocol/protocol.toml, ``protocol.LINES``) with the runner's optional
+``arch``, ``min_ns`` and ``median_ns``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from fluidbench import protocol
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest
 
 NATIVE_PLUGIN = "native"  # the plugin that builds runners (plugins/fluidos/native.py)
 RUNNER_FILE = "runner"
+LINE_TAG = "FLUID-BENCH"
 RUN_TIMEOUT_S = 300.0
 MAX_ITERATIONS = 1_000_000
 NS_PER_S = 1e9
@@ -47,10 +51,17 @@ def run(runner: str | Path, name: str, variant: str, size: int | str, iterations
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FluidError(f"{' '.join(argv)}: {exc}") from None
     prefix, _, body = proc.stdout.strip().partition(" ")
-    if proc.returncode != 0 or prefix != "FLUID-BENCH":
+    if proc.returncode != 0 or prefix != LINE_TAG:
         raise FluidError(f"{' '.join(argv)} exited with status {proc.returncode}: "
                          f"{(proc.stderr or proc.stdout).strip()}")
-    return json.loads(body)
+    try:
+        line = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise FluidError(f"{' '.join(argv)}: unreadable {LINE_TAG} line ({exc}): {body}") from None
+    errors = protocol.line_errors(LINE_TAG, line)
+    if errors:
+        raise FluidError(f"{' '.join(argv)}: {'; '.join(errors)}")
+    return line
 
 
 def timed(runner: str | Path, name: str, variant: str, size: int | str, seconds: float,

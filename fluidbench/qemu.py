@@ -22,25 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluidbench import protocol
 from fluidbuild.errors import FluidError
 
-# QEMU exits with (value << 1) | 1 for a value written to isa-debug-exit.
-EXIT_OK = 0x00
-EXIT_MEANINGS = {
-    (0x00 << 1) | 1: "success",
-    (0x01 << 1) | 1: "kernel panic",
-    (0x02 << 1) | 1: "CPU exception",
-    (0x03 << 1) | 1: "self-test or benchmark check failed",
-    0xFF: "loader fatal error",  # (0x7F << 1) | 1, truncated to 8 bits by the OS
-}
-LOADER_ERRORS = {
-    0xD1: "DISK_READ: disk read failure",
-    0xD2: "DISK_VERIFY: incorrect sector count",
-    0xA2: "A20_FAILED: A20 line cannot be enabled",
-    0x51: "BAD_SIGNATURE: invalid kernel signature",
-    0xE0: "NO_KERNEL: kernel not found",
-    0xCE: "BAD_CHECKSUM: kernel checksum mismatch",
-}
+# QEMU exits with (value << 1) | 1 for a value written to isa-debug-exit; the
+# values and the loader's codes are the protocol's (src/protocol/protocol.toml).
+EXIT_OK = protocol.EXIT_OK
+EXIT_MEANINGS = {s["qemu_status"]: s["meaning"] for s in protocol.EXIT_STATUSES.values()}
+LOADER_ERRORS = {code: f"{f['name']}: {f['meaning']}" for code, f in protocol.LOADER_FATAL.items()}
 _FATAL = re.compile(r"FATAL ERROR: 0x([0-9A-Fa-f]{2})")
 EXIT_TAG = "FLUID-EXIT"  # the guest's last line: {"status": "ok"} or why not
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

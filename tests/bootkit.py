@@ -22,18 +22,19 @@ from typing import Any
 import yaml
 from conftest import doit
 
+from fluidbench import protocol
 from fluidbench.qemu import BootResult, boot
 from fluidbuild_plugins.fluidos.qemu import DEBUG_EXIT, qemu_argv
 
 QEMU = "qemu-system-i386"
 BOOT_TIMEOUT_S = 30.0
 
-SECTOR = 512
-KERNEL_OFFSET = 9 * SECTOR  # docs/boot-protocol.md: the kernel starts at LBA 9
-HEADER_SIZE = 64
-# Header fields (offsets in the 64-byte FLUD header).
-HDR_LOAD_ADDR = 8
-HDR_KERNEL_BYTES = 16
+# The disk layout and the FLUD header's field offsets (src/protocol/protocol.toml).
+SECTOR = protocol.SECTOR_SIZE
+KERNEL_OFFSET = protocol.KERNEL_LBA * SECTOR
+HEADER_SIZE = protocol.FLUD_HEADER_SIZE
+HDR_LOAD_ADDR = protocol.HDR_LOAD_ADDR
+HDR_KERNEL_BYTES = protocol.HDR_KERNEL_BYTES
 
 VGA_TEXT_BUFFER = 0xB8000
 VGA_COLS, VGA_ROWS = 80, 25

@@ -21,6 +21,7 @@ from bootkit import (
 )
 from conftest import doit
 
+from fluidbench import protocol
 from fluidbench.qemu import BootResult
 
 # drive -> (FLUID-BOOT "disk", BIOS drive number): a floppy has no INT 13h
@@ -213,6 +214,18 @@ def test_boot_time_is_measured(default_boots: dict[str, BootResult]) -> None:
         assert 0 < line["boot_us"] < MAX_BOOT_US, f"{drive}: implausible boot_us: {line}"
         assert line["boot_us"] <= result.seconds * 1e6, (
             f"{drive}: the guest counted {line['boot_us']} us of boot in a {result.seconds:.3f} s QEMU run")
+
+
+@pytest.mark.parametrize("drive", DRIVES)
+def test_serial_lines_follow_the_protocol_schemas(default_boots: dict[str, BootResult], drive: str) -> None:
+    """Every FLUID-BOOT, FLUID-BENCH and FLUID-EXIT line the kernel printed holds
+    exactly what the spec (src/protocol/protocol.toml) allows, required fields included."""
+    result = default_boots[drive]
+    for tag in protocol.LINES:
+        lines = result.lines(tag)
+        assert lines, f"{drive}: no {tag} line:\n{result.serial}"
+        for line in lines:
+            assert protocol.line_errors(tag, line) == [], line
 
 
 def test_benchmarks_report_without_pmu_counts_under_tcg(default_boots: dict[str, BootResult]) -> None:

@@ -4,10 +4,14 @@ Header dependencies come from clang itself (``-MD``). A target may be a
 ``tuned`` or ``generic`` variant: tuned adds the CPU profile's flags, and
 each variant defines ``FLUID_VARIANT_SUFFIX`` so both can link into one
 program (see src/bench/bench.h). Generated C files from dependency targets
-(inputs ending in ``.c``) are compiled too.
+(inputs ending in ``.c``) are compiled too; generated headers (inputs ending
+in ``.h``, such as the protocol constants) are file dependencies, and their
+directories are on the include path.
 """
 
 from __future__ import annotations
+
+import os
 
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, ToolSpec
@@ -36,7 +40,8 @@ def fluidbuild_options_schema() -> Map:
 def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext) -> TargetResult:
     clang = ctx.tools("clang")
     opts = target.options
-    flags = _flags(target, ctx)
+    headers = [i for i in inputs if i.endswith(".h")]
+    flags = _flags(target, ctx, headers)
     config_extra = {"cpu": {k: ctx.cpu_profile.get(k) for k in ("clang_flags", "tag", "mode")}} \
         if opts["variant"] == "tuned" else {}
     tasks, outputs = [], []
@@ -49,7 +54,7 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
             name=f"{target.name}:{source}",
             doc=f"compile {source} to LLVM bitcode ({opts['variant']})",
             actions=[Command(argv, [out])],
-            file_dep=[source],
+            file_dep=[source, *headers],
             targets=[out],
             depfile=dep,
             config={"argv": argv, "tool": clang.identity(), **config_extra},
@@ -58,9 +63,11 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
     return TargetResult(tasks, outputs)
 
 
-def _flags(target: Target, ctx: BuildContext) -> list[str]:
+def _flags(target: Target, ctx: BuildContext, headers: list[str]) -> list[str]:
     opts = target.options
     flags = [f"-I{d}" for d in opts["include_dirs"]]
+    flags += [f"-I{d}" for d in dict.fromkeys(os.path.dirname(h) for h in headers)
+              if f"-I{d}" not in flags]
     flags += [f"-D{k}={int(v) if isinstance(v, bool) else v}" for k, v in sorted(opts["defines"].items())]
     flags += list(target.flags)
     if opts["variant"] == "tuned":

@@ -4,7 +4,10 @@
 (``-M -MF``), because nasm 2.16's ``-MD`` during assembly omits the included
 files. A flat binary can
 be required to have an exact size, which the BIOS and stage 1 rely on (512
-bytes for the boot sector, 4096 for stage 2).
+bytes for the boot sector, 4096 for stage 2). Generated includes from
+dependency targets (inputs ending in ``.inc``, such as the protocol
+constants) are file dependencies, and their directories are on the include
+path.
 """
 
 from __future__ import annotations
@@ -37,15 +40,18 @@ def fluidbuild_options_schema() -> Map:
 
 
 @hookimpl
-def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
+def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext) -> TargetResult:
     nasm = ctx.tools("nasm")
     opts = target.options
+    headers = [i for i in inputs if i.endswith(".inc")]
+    header_dirs = [f"-I{d}/" for d in dict.fromkeys(os.path.dirname(h) for h in headers)]
     tasks, outputs = [], []
     for source in target.sources:
         out = ctx.out(target.name, os.path.basename(source).rsplit(".", 1)[0] + SUFFIX[opts["format"]])
         dep = out + ".d"
         includes = [f"-I{d.rstrip('/')}/" for d in opts["include_dirs"]] or \
             [f"-I{os.path.dirname(source)}/"]
+        includes += [d for d in header_dirs if d not in includes]
         defines = [f"-D{k}={_define(v)}" for k, v in sorted(opts["defines"].items())]
         common = [nasm.path, "-f", opts["format"], *includes, *defines, *target.flags]
         deps_argv = [*common, "-M", "-MF", dep, "-MT", out, source]
@@ -55,7 +61,7 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
             doc=f"assemble {source}",
             actions=[Command(deps_argv, [dep]),
                      Command(argv, [out], verify=_size_check(opts.get("size"), out))],
-            file_dep=[source],
+            file_dep=[source, *headers],
             targets=[out],
             depfile=dep,
             config={"argv": argv, "tool": nasm.identity()},

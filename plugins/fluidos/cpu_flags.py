@@ -17,36 +17,18 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
+from fluidbench import protocol
 from fluidbuild.atomic import write_text
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec, Tool, ToolSpec
 from fluidbuild.toolchain import CLANG
 
-# Boot-protocol feature bits (docs/boot-protocol.md), with the clang macro
-# that says a flag set enables the feature and the /proc/cpuinfo name.
-FEATURES: tuple[tuple[str, str, str], ...] = (
-    ("sse", "__SSE__", "sse"),
-    ("sse2", "__SSE2__", "sse2"),
-    ("sse3", "__SSE3__", "pni"),
-    ("ssse3", "__SSSE3__", "ssse3"),
-    ("sse4.1", "__SSE4_1__", "sse4_1"),
-    ("sse4.2", "__SSE4_2__", "sse4_2"),
-    ("popcnt", "__POPCNT__", "popcnt"),
-    ("avx", "__AVX__", "avx"),
-    ("fma", "__FMA__", "fma"),
-    ("f16c", "__F16C__", "f16c"),
-    ("movbe", "__MOVBE__", "movbe"),
-    ("aes", "__AES__", "aes"),
-    ("pclmul", "__PCLMUL__", "pclmulqdq"),
-    ("avx2", "__AVX2__", "avx2"),
-    ("bmi1", "__BMI__", "bmi1"),
-    ("bmi2", "__BMI2__", "bmi2"),
-    ("adx", "__ADX__", "adx"),
-    ("sha", "__SHA__", "sha_ni"),
-    ("avx512f", "__AVX512F__", "avx512f"),
-    ("lzcnt", "__LZCNT__", "abm"),
-)
+# Boot-protocol feature bits (src/protocol/protocol.toml), in bit order, with
+# the clang macro that says a flag set enables the feature and the
+# /proc/cpuinfo name.
+FEATURES: tuple[tuple[str, str, str], ...] = tuple(
+    (f["name"], f["clang_macro"], f["linux"]) for f in protocol.CPU_FEATURES)
 GENERIC_FLAGS = ["-march=i686"]  # no MMX or SSE: the x87 baseline
 KERNEL_TRIPLE = "i686-unknown-none-elf"
 
@@ -83,7 +65,7 @@ def fluidbuild_cpu_profile(request: dict[str, Any], tools: Callable[[str], Tool]
         "mattr": features,
         "clang_flags": flags,
         "features": enabled,
-        "feature_bits": sum(1 << i for i, (name, _, _) in enumerate(FEATURES) if name in enabled),
+        "feature_bits": sum(1 << f["bit"] for f in protocol.CPU_FEATURES if f["name"] in enabled),
         "host": {"cpu_name": _host_model(), "cpuid_flags": _cpuid_flags(), "caches": _caches()},
     }
 

@@ -3,7 +3,9 @@
 The loader trusts this header instead of a hard-coded sector count: it reads
 ``kernel_sectors`` sectors, copies them to ``load_addr``, checks the CRC-32
 of the body and jumps to ``entry``. The CPU feature bits and tag of the
-active profile tell the kernel what its tuned code assumes.
+active profile tell the kernel what its tuned code assumes. The header's
+layout is the protocol's (src/protocol/protocol.toml, through the generated
+fluidbench.protocol).
 """
 
 from __future__ import annotations
@@ -12,20 +14,18 @@ import json
 import struct
 import zlib
 
+from fluidbench import protocol
 from fluidbuild.atomic import write_bytes
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, PyAction, Target, TargetResult, TaskSpec
 from fluidbuild.schema import Field, Int, Map, Str
 
-SECTOR = 512
-MAGIC = b"FLUD"
-HEADER_VERSION = 1
-HEADER_SIZE = 64
-# Fields after magic, version and header size: load_addr, entry, kernel_bytes,
-# kernel_sectors, body_crc32, cpu_features, cpu_tag[16], bss_end.
-HEADER_FIELDS = struct.Struct("<IIIIII16sI")
-HEADER_FIELDS_OFFSET = 8
+SECTOR = protocol.SECTOR_SIZE
+MAGIC = protocol.FLUD_MAGIC
+HEADER_SIZE = protocol.FLUD_HEADER_SIZE
+HEADER = struct.Struct(protocol.FLUD_HEADER_FORMAT)  # every field, in protocol.FLUD_HEADER_FIELDS order
+CRC_FIELD = struct.Struct("<I")  # body_crc32, at protocol.HDR_BODY_CRC32
 LOW_MEMORY_LIMIT = 0x7C00  # stage 1 lives here: a low kernel must end below it
 HIGH_MEMORY_START = 0x100000
 
@@ -57,7 +57,10 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
         actions=[PyAction(stamp, {"flat_path": flat[0], "info_path": info[0], "output": out, **params})],
         file_dep=[flat[0], info[0]],
         targets=[out],
-        config=params,
+        # The layout comes from the committed protocol module, not a file
+        # dependency: a changed layout must restamp too.
+        config={**params, "layout": [protocol.FLUD_HEADER_FORMAT, list(protocol.FLUD_HEADER_FIELDS),
+                                     protocol.FLUD_HEADER_VERSION]},
     )
     return TargetResult([task], [out])
 
@@ -79,7 +82,7 @@ def stamp(flat_path: str, info_path: str, output: str, features: int, tag: str,
         image = bytearray(f.read())
     with open(info_path) as f:
         info = json.load(f)
-    if image[:4] != MAGIC:
+    if image[:protocol.FLUD_MAGIC_LEN] != MAGIC:
         raise FluidError(f"{flat_path} does not start with the {MAGIC.decode()} header "
                          "(entry.asm must put section .header first)")
     size = len(image)
@@ -88,10 +91,12 @@ def stamp(flat_path: str, info_path: str, output: str, features: int, tag: str,
                                 f"{info['load_addr']:#x}"), (max_bytes, "options.max_bytes")):
         if limit is not None and size > limit:
             raise FluidError(f"kernel is {size} bytes, larger than {what} ({limit} bytes)")
-    struct.pack_into("<HH", image, 4, HEADER_VERSION, HEADER_SIZE)
-    HEADER_FIELDS.pack_into(
-        image, HEADER_FIELDS_OFFSET, info["load_addr"], info["entry"], size, -(-size // SECTOR), 0,
-        features, tag.encode().ljust(16, b"\0"), info["bss_end"])
+    header = dict(zip(protocol.FLUD_HEADER_FIELDS, HEADER.unpack_from(image), strict=True))
+    header.update(version=protocol.FLUD_HEADER_VERSION, header_size=HEADER_SIZE,
+                  load_addr=info["load_addr"], entry=info["entry"], kernel_bytes=size,
+                  kernel_sectors=-(-size // SECTOR), body_crc32=0, cpu_features=features,
+                  cpu_tag=tag.encode().ljust(protocol.FLUD_CPU_TAG_LEN, b"\0"), bss_end=info["bss_end"])
+    HEADER.pack_into(image, 0, *(header[name] for name in protocol.FLUD_HEADER_FIELDS))
     crc = zlib.crc32(bytes(image[HEADER_SIZE:])) & 0xFFFFFFFF
-    struct.pack_into("<I", image, 24, crc)
+    CRC_FIELD.pack_into(image, protocol.HDR_BODY_CRC32, crc)
     write_bytes(output, bytes(image))

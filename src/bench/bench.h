@@ -4,7 +4,7 @@
  * The caller owns memory: it asks mem_bytes(size), hands setup() an arena of
  * that many bytes (64-byte aligned), then calls run() any number of times and
  * checksum() at the end. Benchmarks never allocate and never call libc: only
- * what src/kernel/klib.h provides. */
+ * what src/runtime/klib.h provides. */
 #ifndef FLUID_BENCH_H
 #define FLUID_BENCH_H
 

@@ -24,8 +24,8 @@ stage1_start:
     rdtsc
     xor bx, bx
     mov ds, bx
-    mov [BI_TSC_STAGE1], eax
-    mov [BI_TSC_STAGE1 + 4], edx
+    mov [BOOT_INFO_ADDR + BI_TSC_STAGE1], eax
+    mov [BOOT_INFO_ADDR + BI_TSC_STAGE1 + 4], edx
 
     ; SS:SP must change together: with interrupts off no handler can run on
     ; a half-updated stack.
@@ -64,7 +64,7 @@ stage1_start:
     jmp .read
 
 .failed:
-    mov al, ERR_DISK_READ
+    mov al, FATAL_DISK_READ
     jmp fatal
 
 .loaded:

@@ -37,16 +37,16 @@ stage2_start:
 ; then stamp the magic and the boot drive. DL = boot drive.
 boot_info_init:
     pushad
-    mov esi, [BI_TSC_STAGE1]
-    mov ebp, [BI_TSC_STAGE1 + 4]
-    mov di, BOOT_INFO
+    mov esi, [BOOT_INFO_ADDR + BI_TSC_STAGE1]
+    mov ebp, [BOOT_INFO_ADDR + BI_TSC_STAGE1 + 4]
+    mov di, BOOT_INFO_ADDR
     mov cx, BOOT_INFO_SIZE / 2
     xor ax, ax
     rep stosw
-    mov [BI_TSC_STAGE1], esi
-    mov [BI_TSC_STAGE1 + 4], ebp
-    mov dword [BI_MAGIC], BOOT_INFO_MAGIC
-    mov [BI_BOOT_DRIVE], dl
+    mov [BOOT_INFO_ADDR + BI_TSC_STAGE1], esi
+    mov [BOOT_INFO_ADDR + BI_TSC_STAGE1 + 4], ebp
+    mov dword [BOOT_INFO_ADDR + BI_MAGIC], BOOT_INFO_MAGIC
+    mov [BOOT_INFO_ADDR + BI_BOOT_DRIVE], dl
     popad
     ret
 
@@ -72,10 +72,10 @@ protected_entry:
     mov esp, KERNEL_STACK_TOP
     mov ebp, esp
     rdtsc
-    mov [BI_TSC_HANDOFF], eax
-    mov [BI_TSC_HANDOFF + 4], edx
+    mov [BOOT_INFO_ADDR + BI_TSC_HANDOFF], eax
+    mov [BOOT_INFO_ADDR + BI_TSC_HANDOFF + 4], edx
     mov eax, KERNEL_BOOT_MAGIC
-    mov ebx, BOOT_INFO
+    mov ebx, BOOT_INFO_ADDR
     jmp [kernel_entry]
 
     bits 16

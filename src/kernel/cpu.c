@@ -12,10 +12,8 @@
 
 #define CPUID_LEAF_VENDOR 0x00
 #define CPUID_LEAF_FEATURES 0x01
-#define CPUID_LEAF_EXT_FEATURES 0x07
 #define CPUID_LEAF_XSAVE 0x0D
 #define CPUID_LEAF_EXT_MAX 0x80000000u
-#define CPUID_LEAF_EXT_AMD 0x80000001u
 
 /* CPUID.01h:EDX bits used outside the protocol table. */
 #define CPUID_1_EDX_FPU (1u << 0)
@@ -24,37 +22,25 @@
 /* CPUID.01h:ECX */
 #define CPUID_1_ECX_XSAVE (1u << 26)
 
-/* Where each protocol feature bit comes from (the table in
- * docs/boot-protocol.md, in bit order). */
+/* Where each protocol feature bit comes from: CPU_FEATURE_TABLE of the
+ * generated protocol.h (the table in docs/boot-protocol.md, in bit order). */
 struct feature_source {
     const char *name;
-    uint32_t leaf; /* sub-leaf is always 0 */
+    uint32_t leaf; /* sub-leaf is always 0 (checked below) */
     uint8_t reg;   /* enum cpuid_reg */
     uint8_t bit;
 };
 
+#define FEATURE_SUBLEAF_ZERO(id, name, leaf, subleaf, reg, bit)                \
+    _Static_assert((subleaf) == 0, name ": read_protocol_features only queries sub-leaf 0");
+CPU_FEATURE_TABLE(FEATURE_SUBLEAF_ZERO)
+#undef FEATURE_SUBLEAF_ZERO
+
+#define FEATURE_SOURCE(id, name, leaf, subleaf, reg, bit) [id] = { name, leaf, REG_##reg, bit },
 static const struct feature_source feature_sources[CPU_FEATURE_COUNT] = {
-    [CPU_FEAT_SSE] = { "sse", CPUID_LEAF_FEATURES, REG_EDX, 25 },
-    [CPU_FEAT_SSE2] = { "sse2", CPUID_LEAF_FEATURES, REG_EDX, 26 },
-    [CPU_FEAT_SSE3] = { "sse3", CPUID_LEAF_FEATURES, REG_ECX, 0 },
-    [CPU_FEAT_SSSE3] = { "ssse3", CPUID_LEAF_FEATURES, REG_ECX, 9 },
-    [CPU_FEAT_SSE4_1] = { "sse4.1", CPUID_LEAF_FEATURES, REG_ECX, 19 },
-    [CPU_FEAT_SSE4_2] = { "sse4.2", CPUID_LEAF_FEATURES, REG_ECX, 20 },
-    [CPU_FEAT_POPCNT] = { "popcnt", CPUID_LEAF_FEATURES, REG_ECX, 23 },
-    [CPU_FEAT_AVX] = { "avx", CPUID_LEAF_FEATURES, REG_ECX, 28 },
-    [CPU_FEAT_FMA] = { "fma", CPUID_LEAF_FEATURES, REG_ECX, 12 },
-    [CPU_FEAT_F16C] = { "f16c", CPUID_LEAF_FEATURES, REG_ECX, 29 },
-    [CPU_FEAT_MOVBE] = { "movbe", CPUID_LEAF_FEATURES, REG_ECX, 22 },
-    [CPU_FEAT_AES] = { "aes", CPUID_LEAF_FEATURES, REG_ECX, 25 },
-    [CPU_FEAT_PCLMUL] = { "pclmul", CPUID_LEAF_FEATURES, REG_ECX, 1 },
-    [CPU_FEAT_AVX2] = { "avx2", CPUID_LEAF_EXT_FEATURES, REG_EBX, 5 },
-    [CPU_FEAT_BMI1] = { "bmi1", CPUID_LEAF_EXT_FEATURES, REG_EBX, 3 },
-    [CPU_FEAT_BMI2] = { "bmi2", CPUID_LEAF_EXT_FEATURES, REG_EBX, 8 },
-    [CPU_FEAT_ADX] = { "adx", CPUID_LEAF_EXT_FEATURES, REG_EBX, 19 },
-    [CPU_FEAT_SHA] = { "sha", CPUID_LEAF_EXT_FEATURES, REG_EBX, 29 },
-    [CPU_FEAT_AVX512F] = { "avx512f", CPUID_LEAF_EXT_FEATURES, REG_EBX, 16 },
-    [CPU_FEAT_LZCNT] = { "lzcnt", CPUID_LEAF_EXT_AMD, REG_ECX, 5 },
+    CPU_FEATURE_TABLE(FEATURE_SOURCE)
 };
+#undef FEATURE_SOURCE
 
 void cpuid(uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out)
 {

@@ -1,33 +1,13 @@
 /* CPU identification: which instruction-set extensions this CPU has, in the
- * `cpu_features` bit layout of docs/boot-protocol.md. */
+ * `cpu_features` bit layout of docs/boot-protocol.md: enum cpu_feature_bit
+ * (CPU_FEAT_*, CPU_FEATURE_COUNT) and each bit's CPUID source
+ * (CPU_FEATURE_TABLE) come from the generated protocol.h. */
 #ifndef FLUID_CPU_H
 #define FLUID_CPU_H
 
 #include <stdint.h>
 
-enum cpu_feature_bit {
-    CPU_FEAT_SSE = 0,
-    CPU_FEAT_SSE2 = 1,
-    CPU_FEAT_SSE3 = 2,
-    CPU_FEAT_SSSE3 = 3,
-    CPU_FEAT_SSE4_1 = 4,
-    CPU_FEAT_SSE4_2 = 5,
-    CPU_FEAT_POPCNT = 6,
-    CPU_FEAT_AVX = 7,
-    CPU_FEAT_FMA = 8,
-    CPU_FEAT_F16C = 9,
-    CPU_FEAT_MOVBE = 10,
-    CPU_FEAT_AES = 11,
-    CPU_FEAT_PCLMUL = 12,
-    CPU_FEAT_AVX2 = 13,
-    CPU_FEAT_BMI1 = 14,
-    CPU_FEAT_BMI2 = 15,
-    CPU_FEAT_ADX = 16,
-    CPU_FEAT_SHA = 17,
-    CPU_FEAT_AVX512F = 18,
-    CPU_FEAT_LZCNT = 19,
-    CPU_FEATURE_COUNT = 20,
-};
+#include "protocol.h"
 
 #define CPU_FEAT(bit) (1u << (bit))
 

@@ -4,9 +4,9 @@
 
 bits 32
 
-FLUD_VERSION        equ 1
-FLUD_HEADER_SIZE    equ 64
-FLUD_STAMPED_BYTES  equ FLUD_HEADER_SIZE - 8   ; everything after magic/version/size
+%include "protocol.inc"         ; the header layout (src/protocol/protocol.toml)
+
+FLUD_STAMPED_BYTES  equ FLUD_HEADER_SIZE - HDR_LOAD_ADDR   ; everything after magic/version/size
 KERNEL_STACK_BYTES  equ 16384
 STACK_ALIGN         equ 16      ; the i386 SysV ABI wants ESP 16-aligned at a call
 
@@ -15,10 +15,14 @@ STACK_ALIGN         equ 16      ; the i386 SysV ABI wants ESP 16-aligned at a ca
 ; magic; the build stamps load address, entry, sizes, CRC, CPU features, tag
 ; and bss_end into the zeroed fields, so they are only reserved here.
 section .header progbits alloc noexec nowrite align=4
-    db "FLUD"                       ; magic
-    dw FLUD_VERSION                 ; version
+    db FLUD_MAGIC                   ; magic
+    dw FLUD_HEADER_VERSION          ; version
     dw FLUD_HEADER_SIZE             ; header_size
     times FLUD_STAMPED_BYTES db 0   ; stamped by the build
+
+%if HDR_VERSION != FLUD_MAGIC_LEN || HDR_HEADER_SIZE != HDR_VERSION + 2 || HDR_LOAD_ADDR != HDR_HEADER_SIZE + 2
+  %error "the header fields written here are not the protocol's first three"
+%endif
 
 ; ---------------------------------------------------------------------------
 section .text

@@ -8,9 +8,8 @@
 #include "io.h"
 #include "kprintf.h"
 
-/* QEMU's isa-debug-exit device, as configured by the runner
- * (-device isa-debug-exit,iobase=0xf4,iosize=0x04). */
-#define ISA_DEBUG_EXIT_PORT 0xF4
+/* ISA_DEBUG_EXIT_PORT (protocol.h): QEMU's isa-debug-exit device, as
+ * configured by the runner (-device isa-debug-exit,iobase=0xf4,iosize=0x04). */
 
 #define EXIT_MESSAGE_LEN 256
 

@@ -1,17 +1,14 @@
 /* Ending the kernel: under QEMU through the isa-debug-exit device, on real
- * hardware by halting. The exit values are the protocol's
- * (docs/boot-protocol.md, "Kernel exit status"). */
+ * hardware by halting. The exit values (EXIT_OK, EXIT_PANIC, EXIT_EXCEPTION,
+ * EXIT_CHECK) and the port are the protocol's (docs/boot-protocol.md,
+ * "Kernel exit status"), from the generated protocol.h. */
 #ifndef FLUID_EXIT_H
 #define FLUID_EXIT_H
 
 #include <stdint.h>
 
 #include "kprintf.h"
-
-#define EXIT_OK 0x00        /* success */
-#define EXIT_PANIC 0x01     /* kernel panic */
-#define EXIT_EXCEPTION 0x02 /* CPU exception */
-#define EXIT_CHECK 0x03     /* a self-test or benchmark check failed */
+#include "protocol.h"
 
 /* Writes `value` to the isa-debug-exit port (QEMU then exits with status
  * value * 2 + 1), then halts forever for hardware where nothing listens. */

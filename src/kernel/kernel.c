@@ -26,8 +26,6 @@
 
 #define KIB 1024u
 #define HZ_PER_MHZ 1000000u
-#define FLUD_MAGIC "FLUD"
-#define FLUD_MAGIC_LEN 4
 #define DEFAULT_CPU_TAG "generic"
 
 /* linker.ld: the image starts with the FLUD header (entry.asm), stamped
@@ -37,12 +35,10 @@ extern const char __kernel_end[];
 
 __attribute__((noreturn)) void kernel_main(const struct boot_info *bi);
 
-static const char *const a20_names[] = {
-    [BOOT_A20_ALREADY_ON] = "on",
-    [BOOT_A20_BIOS] = "bios",
-    [BOOT_A20_KBC] = "kbc",
-    [BOOT_A20_FAST] = "fast",
-};
+/* boot_info.a20_method values by their FLUID-BOOT names (protocol.h). */
+#define A20_NAME(value, json) [value] = json,
+static const char *const a20_names[] = { BOOT_INFO_A20_METHOD_VALUES(A20_NAME) };
+#undef A20_NAME
 
 static const char *a20_name(uint8_t method)
 {

@@ -1,15 +1,15 @@
 /* Process entry. Linux starts a static executable at _start with the stack
  * holding argc, then the argv pointers (System V ABI, i386 and x86-64);
- * there is no libc to do this, so _start passes them to runner_main and
+ * there is no libc to do this, so _start passes them to bench_main and
  * exits with its status. The ABIs want the stack 16-byte aligned at a call. */
-#include "runner.h"
+#include "bench_main.h"
 #include "sys.h"
 
 __attribute__((noreturn, used)) void native_start(long argc, char **argv);
 
 void native_start(long argc, char **argv)
 {
-    sys_exit(runner_main((int)argc, argv));
+    sys_exit(bench_main((int)argc, argv));
 }
 
 #if defined(__x86_64__)

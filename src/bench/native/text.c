@@ -5,7 +5,6 @@
 #define DECIMAL_DIGITS_U64 20
 #define LIMB_BITS 16
 #define LIMB_MASK 0xffffu
-#define FIXED3_SCALE 1000u
 
 void text_char(struct text *t, char c)
 {
@@ -51,19 +50,6 @@ void text_hex64(struct text *t, uint64_t value)
     text_str(t, "0x");
     for (int shift = 60; shift >= 0; shift -= 4)
         text_char(t, hex[(value >> shift) & 0xf]);
-}
-
-void text_fixed3(struct text *t, double value)
-{
-    if (!(value > 0.0)) /* also catches NaN */
-        value = 0.0;
-    uint64_t milli = (uint64_t)(int64_t)(value * FIXED3_SCALE + 0.5);
-    uint32_t frac = divmod_u64(&milli, FIXED3_SCALE);
-    text_u64(t, milli);
-    text_char(t, '.');
-    text_char(t, (char)('0' + frac / 100));
-    text_char(t, (char)('0' + frac / 10 % 10));
-    text_char(t, (char)('0' + frac % 10));
 }
 
 int text_parse_u32(const char *s, uint32_t *out)

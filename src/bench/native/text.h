@@ -17,8 +17,6 @@ void text_str(struct text *t, const char *s);
 void text_u64(struct text *t, uint64_t value);
 /* "0x" and 16 lowercase hex digits. */
 void text_hex64(struct text *t, uint64_t value);
-/* A non-negative value with three decimals ("12.345"). */
-void text_fixed3(struct text *t, double value);
 /* Whole-string unsigned decimal; returns 0 on success. */
 int text_parse_u32(const char *s, uint32_t *out);
 

@@ -2,9 +2,9 @@
  * 64-bit number by a 64-bit number, so LLVM lowers every `uint64_t / x` and
  * `% x` to calls to these libgcc/compiler-rt routines; a freestanding kernel
  * links no runtime library, so it provides them itself (for its own code and
- * for the benchmarks linked into it). The code below only shifts, compares
- * and subtracts 64-bit values, which the compiler does inline, so it never
- * calls itself. */
+ * for the benchmarks linked into it); the i386 native runner links this file
+ * too. The code below only shifts, compares and subtracts 64-bit values,
+ * which the compiler does inline, so it never calls itself. */
 #include <stdint.h>
 
 uint64_t __udivdi3(uint64_t n, uint64_t d);

@@ -1,10 +1,11 @@
-/* The kernel's freestanding C library: the handful of string and memory
- * routines the kernel, the benchmarks and the compiler itself (which may
- * emit calls to memcpy/memset/memmove/memcmp) rely on.
+/* The freestanding C library: the handful of string and memory routines the
+ * kernel, the benchmarks and the compiler itself (which may emit calls to
+ * memcpy/memset/memmove/memcmp) rely on.
  *
- * klib.c is portable C: the same file also builds for x86-64 Linux and for
- * the user-space JIT module, so it has no inline assembly and no i386
- * assumptions. */
+ * Like everything in src/runtime/, klib.c is shared: the same portable C
+ * builds into the kernel (i686), the native benchmark runners (x86-64 and
+ * i386 Linux) and the user-space JIT's module, so it has no inline assembly
+ * and no i386 assumptions. */
 #ifndef FLUID_KLIB_H
 #define FLUID_KLIB_H
 

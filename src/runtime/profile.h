@@ -1,6 +1,7 @@
-/* The profiler runtime shared by the kernel and the user-space JIT, so both
- * measure functions the same way: call counts and cycle totals read from the
- * time-stamp counter, kept in a fixed table (no allocation).
+/* The profiler runtime shared by the kernel, the native benchmark runners
+ * and the user-space JIT (src/runtime/), so all measure functions the same
+ * way: call counts and cycle totals read from the time-stamp counter, kept
+ * in a fixed table (no allocation).
  *
  * Instrumented code brackets each call of function `id`:
  *
@@ -18,7 +19,7 @@
  * must leave these alone, or enter would call itself.
  *
  * The record layout is shared with the JIT's Python mirror
- * (fluidbuild/jit/profiler.py): every field is a uint64_t, so the layout is
+ * (fluidjit/profiler.py): every field is a uint64_t, so the layout is
  * the same on i386 and x86-64, and fluid_prof_record_size lets the reader
  * check it. */
 #ifndef FLUID_PROFILE_H

@@ -1,23 +1,27 @@
-/* runner <name> <generic|tuned> <size|-> <iterations|-> [--seed N]
+/* The native runner's main program (the executable build/native_<arch>/runner):
+ *
+ * runner <name> <generic|tuned> <size|-> <iterations|-> [--seed N]
  *        [--input-file PATH] [--dump-file PATH]
  *
  * Maps an arena, runs setup() (then replaces the input region with the
  * content of --input-file, if given), one untimed warm-up run(), then
  * `iterations` timed run() calls, writes the --dump-file (regionio.h), and
- * prints
- *   FLUID-BENCH {"name":..,"variant":..,"arch":..,"size":..,"iterations":..,
- *                "cycles":..,"ns":..,"min_ns":..,"median_ns":..,"work":..,
- *                "unit":..,"throughput":..,"checksum":"0x..."}
+ * prints one FLUID-BENCH line with the kernel's fields (the schema of
+ * src/protocol/protocol.toml) followed by the runner's own optional ones:
+ *   FLUID-BENCH {"name":..,"variant":..,"size":..,"iterations":..,"cycles":..,
+ *                "ns":..,"work":..,"unit":..,"throughput_milli":..,
+ *                "throughput_unit":"<unit>/s","checksum":"0x...",
+ *                "arch":..,"min_ns":..,"median_ns":..}
  * As in the kernel's lines, cycles (TSC ticks), ns and work cover all timed
- * iterations together; min_ns is the fastest single run(), median_ns the
- * median one (of the first RUNNER_SAMPLES runs) and throughput is work per
- * second. A size or iteration count of "-" takes the registry's
+ * iterations together and throughput_milli is work per second times 1000;
+ * min_ns is the fastest single run(), median_ns the median one (of the first
+ * RUNNER_SAMPLES runs). A size or iteration count of "-" takes the registry's
  * value (for the size: the benchmark's default_size if the registry has 0). */
 #include "bench.h"
+#include "bench_main.h"
 #include "klib.h"
 #include "profile.h"
 #include "regionio.h"
-#include "runner.h"
 #include "sys.h"
 #include "text.h"
 #include "tsc.h"
@@ -26,7 +30,7 @@
 #define EXIT_USAGE 2
 #define EXIT_FAILED 1
 #define LINE_BYTES 512
-#define NS_PER_SECOND 1e9
+#define MILLI_PER_SECOND_PER_NS 1e12 /* work/ns * 1e9 ns/s * 1000 milli */
 
 #if defined(__x86_64__)
 #define RUNNER_ARCH "x86_64"
@@ -243,32 +247,37 @@ static void report(const struct options *opt, const struct bench_desc *desc,
     char buf[LINE_BYTES];
     struct text line = {buf, sizeof buf, 0};
     uint64_t work = desc->work(opt->size) * opt->iterations;
-    double seconds = (double)t->ns / NS_PER_SECOND;
+    uint64_t throughput_milli =
+        t->ns ? (uint64_t)((double)work * MILLI_PER_SECOND_PER_NS / (double)t->ns) : 0;
     text_str(&line, "FLUID-BENCH ");
     key(&line, "name", 1);
     text_char(&line, '"');
     text_str(&line, desc->name);
     text_char(&line, '"');
     key_str(&line, "variant", opt->variant);
-    key_str(&line, "arch", RUNNER_ARCH);
     key_u64(&line, "size", opt->size);
     key_u64(&line, "iterations", opt->iterations);
     key_u64(&line, "cycles", t->cycles);
     key_u64(&line, "ns", t->ns);
-    key_u64(&line, "min_ns", t->min_ns);
-    key_u64(&line, "median_ns", t->median_ns);
     key_u64(&line, "work", work);
     key_str(&line, "unit", desc->unit);
-    key(&line, "throughput", 0);
-    text_fixed3(&line, seconds > 0.0 ? (double)work / seconds : 0.0);
+    key_u64(&line, "throughput_milli", throughput_milli);
+    key(&line, "throughput_unit", 0);
+    text_char(&line, '"');
+    text_str(&line, desc->unit);
+    text_str(&line, "/s\"");
     key(&line, "checksum", 0);
     text_char(&line, '"');
     text_hex64(&line, checksum);
-    text_str(&line, "\"}\n");
+    text_char(&line, '"');
+    key_str(&line, "arch", RUNNER_ARCH);
+    key_u64(&line, "min_ns", t->min_ns);
+    key_u64(&line, "median_ns", t->median_ns);
+    text_str(&line, "}\n");
     sys_write(SYS_STDOUT, line.buf, line.len);
 }
 
-int runner_main(int argc, char **argv)
+int bench_main(int argc, char **argv)
 {
     struct options opt;
     if (parse_options(argc, argv, &opt))
