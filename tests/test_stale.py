@@ -147,3 +147,13 @@ def test_plugin_edit_reruns_its_tasks(tree: Path) -> None:
     with open(tree / "slow.py", "a") as f:
         f.write("# an edit to the plugin\n")
     assert "noted" in executed(doit(tree, "noted"))
+
+
+def test_header_shadowing_an_included_one_reruns(tree: Path) -> None:
+    shadow = tree / "src" / "kernel" / "bench.h"
+    shadow.write_text((tree / "src" / "bench" / "bench.h").read_text() + "\n/* the shadow */\n")
+    ran = executed(doit(tree, "image"))
+    assert "kernel_ir:src/kernel/bench_run.c" in ran, "a header earlier on the search path is seen"
+    shadow.unlink()
+    assert "kernel_ir:src/kernel/bench_run.c" in executed(doit(tree, "image"))
+    assert executed(doit(tree, "image")) == [], "then a no-op"

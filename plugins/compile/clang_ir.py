@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from fluidbuild.hookspecs import hookimpl
+from fluidbuild.includes import search_digest
 from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, ToolSpec
 from fluidbuild.schema import Field, List, Map, MapOf, RelPath, Scalar, Str
 from fluidbuild.toolchain import CLANG
@@ -57,7 +58,8 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
             file_dep=[source, *headers],
             targets=[out],
             depfile=dep,
-            config={"argv": argv, "tool": clang.identity(), **config_extra},
+            config={"argv": argv, "tool": clang.identity(), **config_extra,
+                    "include_search": search_digest(argv, source, ctx.build_dir)},
         ))
         outputs.append(out)
     return TargetResult(tasks, outputs)

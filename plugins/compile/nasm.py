@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
+from fluidbuild.includes import search_digest
 from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, ToolSpec
 from fluidbuild.schema import Field, Int, List, Map, MapOf, RelPath, Scalar, Str
 from fluidbuild.toolchain import NASM
@@ -64,7 +65,8 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
             file_dep=[source, *headers],
             targets=[out],
             depfile=dep,
-            config={"argv": argv, "tool": nasm.identity()},
+            config={"argv": argv, "tool": nasm.identity(),
+                    "include_search": search_digest(argv, source, ctx.build_dir)},
         ))
         outputs.append(out)
     return TargetResult(tasks, outputs)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fluidbench.native import runner_path
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
+from fluidbuild.includes import search_digest
 from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, Tool, ToolSpec
 from fluidbuild.schema import Field, List, Map, RelPath, Str
 from fluidbuild.toolchain import CLANG, LINKER
@@ -110,7 +111,8 @@ def _compile(ctx: BuildContext, target: Target, clang: Tool, flags: list[str], s
         file_dep=[source],
         targets=[out],
         depfile=dep,
-        config={"argv": argv, "tool": clang.identity(), **extra},
+        config={"argv": argv, "tool": clang.identity(), **extra,
+                "include_search": search_digest(argv, source, ctx.build_dir)},
     )
 
 
