@@ -190,11 +190,10 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
                timeout_s: float) -> dict[str, Any]:
     file_dep = list(task.file_dep)
     config = dict(task.config)
-    if task.depfile:
+    vanished: list[str] = []
+    if task.depfile:  # a header the last run read and that is gone now: rerun
         found, vanished = depfile.read(task.depfile, root)
         file_dep.extend(d for d in found if d not in file_dep)
-        if vanished:
-            config["vanished_deps"] = vanished
     plugin = config.get("plugin", {}).get("name", "")
     actions = [_action(a, root, task.name, plugin, timeout_s) for a in task.actions]
     if task.depfile:
@@ -211,7 +210,8 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         "doc": task.doc,
         "clean": [clean_targets, *([(_remove_depfile, [task.depfile])] if task.depfile else [])],
         "verbosity": task.verbosity,
-        "uptodate": [False] if task.always else [Fingerprint(config, explain, task.targets, root)],
+        "uptodate": [False] if task.always else [Fingerprint(config, explain, task.targets, root),
+                                                 not vanished],
     }
     if sub:
         result["name"] = sub
