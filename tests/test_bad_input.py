@@ -47,6 +47,11 @@ CASES = [
      "no plugin declares a tool named 'clnag' (did you mean 'clang'?)"),
     ("build-dir-escapes", lambda b: b.replace(b"build_dir: build", b"build_dir: ../elsewhere", 1),
      "escapes the project root"),
+    ("unbootable-stage2", lambda b: b.replace(b"{part: stage2, lba: 1, sectors: 8}",
+                                              b"{part: stage2, lba: 1, sectors: 7}", 1),
+     "at LBA 1 must be 8 sector(s) for the loader"),
+    ("unbootable-kernel", lambda b: b.replace(b"{part: kernel, lba: 9}", b"{part: kernel, lba: 10}", 1),
+     "the loader needs a part at LBA 9"),
     ("huge-disk", lambda b: b.replace(b"  disk: floppy", b"  disk: hdd\n  hdd_mib: 99999999999", 1),
      "expected an integer"),
 ]

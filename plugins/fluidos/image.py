@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fluidbench import protocol
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, Placement, PyAction, TaskSpec
@@ -28,11 +29,37 @@ LAYOUT_SLOT = Map({
 })
 
 
+# Where the Fluid OS loader looks (src/protocol/protocol.toml): the BIOS runs
+# the sector at LBA 0, stage 1 reads stage 2 from its fixed sectors, stage 2
+# reads the kernel header at KERNEL_LBA. Slots: LBA -> sectors (None: any).
+LOADER_SLOTS = {
+    protocol.STAGE1_LBA: 1,
+    protocol.STAGE2_LBA: protocol.STAGE2_SECTORS,
+    protocol.KERNEL_LBA: None,
+}
+
+
 def _check_layout(image: dict[str, Any], where: Where) -> None:
     for i, slot in enumerate(image["layout"]):
         if slot["part"] not in image["parts"]:
             raise where.child("layout", None).child(i, None).fail(
                 f"layout names part '{slot['part']}', which is not in image.parts")
+    if image["plugin"] == "image":  # the built-in layout boots the built-in loader
+        _check_bootable(image["layout"], where.child("layout", None))
+
+
+def _check_bootable(layout: list[dict[str, Any]], where: Where) -> None:
+    """Refuse a layout the Fluid OS loader cannot boot, naming what it expects."""
+    by_lba = {slot["lba"]: slot for slot in layout}
+    for lba, sectors in LOADER_SLOTS.items():
+        slot = by_lba.get(lba)
+        size = f"{sectors} sector(s)" if sectors else "any size"
+        if slot is None:
+            raise where.fail(f"the loader needs a part at LBA {lba} ({size}); this layout has none "
+                             "(a different loader needs its own image.plugin)")
+        if sectors and slot["sectors"] != sectors:
+            raise where.fail(f"part '{slot['part']}' at LBA {lba} must be {sectors} sector(s) for the "
+                             f"loader, not {slot['sectors']}")
 
 
 SECTION = Checked(Map({
