@@ -13,8 +13,10 @@ CPU profile, with the ``#if __AVX512F__``/``__SHA__`` paths no JIT can
 recover from generic IR. Before it may, a check on the live workload proves
 that the tuned variant lays the arena out as the generic one did
 (workload.tuned_arena_mismatch); otherwise tier 2 optimises the generic IR
-(O3, vectorised for the CPU). Object files are kept across runs
-(compiler.ObjectCache).
+(O3, vectorised for the CPU). Object files are kept across runs and
+checked against digests of their request and bytes before use
+(compiler.ObjectCache). Tier 2 never compiles for a feature this host
+lacks, whatever the CPU profile asks (config.host_cpu_for).
 
 The workload itself runs in the module: the profiler runtime's
 ``fluid_prof_time_runs`` calls run() and times each call, as the kernel

@@ -3,6 +3,12 @@
 Exit status: 0 when every benchmark ran and checked out, 1 when a function
 failed to compile at tier 2 or a checksum differs (the run still completes
 and the report is written), 2 for bad input (one error line, no traceback).
+Bad input is refused before anything runs: ``--report`` naming a directory
+or a file in a directory that does not exist or cannot be written,
+``--iterations`` outside 1..10^7, ``--size`` beyond the benchmarks' 32-bit
+parameter or whose arena would not fit in memory (known once tier 0 is
+compiled, before the first run). A CPU profile enabling features this host
+lacks is no error: tier 2 compiles for the host's CPU, with a warning.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from fluidjit.config import JitConfig
+from fluidjit.config import JitConfig, report_path_problem
 from fluidjit.errors import JitError
 from fluidjit.session import run_jit
 
@@ -27,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> JitConfig:
                    help="run this registry benchmark (repeatable; default: all)")
     p.add_argument("--report", metavar="FILE", help="write the JSON report here")
     p.add_argument("--cpu-profile", metavar="JSON", help="tier-2 CPU from build/cpu_profile.json "
-                   "(default: this host's CPU)")
+                   "(default, and instead of a profile with features this host lacks: this host's CPU)")
     p.add_argument("--hot-calls", type=int, default=d.hot_calls, metavar="N",
                    help=f"calls before a function may go to tier 2 (default {d.hot_calls})")
     p.add_argument("--hot-share", type=float, default=d.hot_share, metavar="F",
@@ -47,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> JitConfig:
     p.add_argument("--no-cache", action="store_true", help="compile every tier-2 version afresh")
     p.add_argument("--quiet", action="store_true", help="no live log")
     a = p.parse_args(argv)
+    if a.report is not None and (why := report_path_problem(a.report, parent_must_exist=True)):
+        raise JitError(why)
     return JitConfig(
         module=a.module, benchmarks=tuple(a.bench), report=a.report, cpu_profile=a.cpu_profile,
         hot_calls=a.hot_calls, hot_share=a.hot_share, verify_calls=a.verify_calls,

@@ -13,6 +13,10 @@ error that would end the process ends that one, not the workload; it is
 restarted for the next request. With an ObjectCache, object files are kept
 across runs under the hash of their request: a function that went hot in an
 earlier run of the same module is served from the cache instead of compiled.
+Each entry carries the digests of its request and of its object file and is
+checked against both before use: a damaged entry (a flipped bit, a torn
+write, a file copied over another) is deleted with one message and its
+request compiled again; it is never linked, let alone run.
 
 The compiler knows nothing of where its code will run: it returns
 relocatable object files, and an executor (executor.py) links and runs
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,32 +55,70 @@ class ObjectFile:
 class ObjectCache:
     """Object files kept across runs, named by the hash of everything that made them: the
     compile request (IR text, triple, CPU, features, levels), LLVM's version and the
-    compiler process's own source."""
+    compiler process's own source.
+
+    An entry is one file, written atomically: a header line
+    ``fluidjit-object <format> <request digest> <sha256 of the object> <bytes>``,
+    then the object file. ``get`` checks all three against the request and
+    the bytes that follow before it returns anything."""
+
+    MAGIC = b"fluidjit-object"
+    FORMAT = 2  # 1: the bare object file, without a header
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         import llvmlite.binding as llvm
 
         salt = Path(compile_server.__file__).read_bytes() + repr(llvm.llvm_version_info).encode()
-        self._salt = hashlib.sha256(salt).digest()
+        self._salt = hashlib.sha256(salt + b"format %d" % self.FORMAT).digest()
+
+    def digest(self, request: dict[str, Any]) -> str:
+        """The hex digest naming ``request``'s entry."""
+        return hashlib.sha256(self._salt + json.dumps(request, sort_keys=True).encode()).hexdigest()
 
     def path(self, request: dict[str, Any]) -> Path:
-        """Where the object file of ``request`` is kept."""
-        digest = hashlib.sha256(self._salt + json.dumps(request, sort_keys=True).encode()).hexdigest()
-        return self.directory / f"{digest}.o"
+        """Where the entry of ``request`` is kept."""
+        return self.directory / f"{self.digest(request)}.entry"
 
     def get(self, request: dict[str, Any]) -> bytes | None:
-        """The kept object file of ``request``, or None."""
+        """The kept object file of ``request``, or None: none kept, or the entry was damaged
+        (then it is deleted, with one line on stderr)."""
+        path = self.path(request)
         try:
-            return self.path(request).read_bytes()
+            entry = path.read_bytes()
         except OSError:
             return None
+        obj, why = self._unpack(entry, self.digest(request))
+        if why is None:
+            return obj
+        print(f"fluidjit: cache entry {path} is damaged ({why}); recompiling", file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return None
 
     def put(self, request: dict[str, Any], obj: bytes) -> None:
         """Keep ``obj`` as the object file of ``request``."""
+        head = b"%s %d %s %s %d\n" % (self.MAGIC, self.FORMAT, self.digest(request).encode(),
+                                       hashlib.sha256(obj).hexdigest().encode(), len(obj))
         # A read-only or full disk costs the next run a compile, nothing more.
         with contextlib.suppress(OSError):
-            write_bytes(str(self.path(request)), obj)
+            write_bytes(str(self.path(request)), head + obj)
+
+    @classmethod
+    def _unpack(cls, entry: bytes, digest: str) -> tuple[bytes, str | None]:
+        """The object file in ``entry`` and None, or why ``entry`` is not one for ``digest``."""
+        head, newline, obj = entry.partition(b"\n")
+        fields = head.split(b" ")
+        if not newline or len(fields) != 5 or fields[0] != cls.MAGIC or fields[1] != b"%d" % cls.FORMAT:
+            return b"", "no valid header"
+        if fields[2].decode(errors="replace") != digest:
+            return b"", "it holds the object file of another request"
+        if not fields[4].isdigit() or int(fields[4]) != len(obj):
+            recorded = fields[4].decode(errors="replace")
+            return b"", f"{len(obj)} bytes of object file, its header says {recorded}"
+        if hashlib.sha256(obj).hexdigest().encode() != fields[3]:
+            return b"", "the object file's sha256 differs from the one recorded"
+        return obj, None
 
 
 class CompilerProcess:

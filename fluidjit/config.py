@@ -1,9 +1,25 @@
-"""What one JIT run is asked to do, and the CPU its tier-2 code is compiled for."""
+"""What one JIT run is asked to do, and the CPU its tier-2 code is compiled for.
+
+Both are checked before anything is compiled. Tier-2 code runs in this
+process, so it may use no instruction-set feature this host lacks: a CPU
+profile that enables one (``+egpr`` on a CPU without APX) is replaced by
+the host's CPU, with one warning line naming the features (``host_cpu_for``);
+the run goes on. The features a profile's CPU *name* implies are not all
+known to llvmlite (LLVM's list for this very host's name may even include
+features the host's hypervisor hides), so every feature the host lacks and
+the profile does not mention is switched off explicitly (``-feature``): the
+name then chooses the scheduling model only. Run sizes and counts a run
+cannot hold and a report path that cannot be written are refused as bad
+input (JitError), before the module is loaded.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from fluidjit.errors import JitError
@@ -17,6 +33,10 @@ CPUS_32BIT = frozenset({
     "athlon-4", "c3", "c3-2", "geode", "winchip-c6", "winchip2",
 })
 GENERIC_CPU = "x86-64"
+# The benchmarks' size parameter is a uint32_t (bench.h).
+MAX_SIZE = 2**32 - 1
+# run() calls per benchmark: each keeps an 8-byte time, and a run this long is a mistake.
+MAX_ITERATIONS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,85 @@ class TargetCpu:
         name, features = profile["llvm_cpu"], profile.get("llvm_features") or ""
         if name in CPUS_32BIT:
             raise JitError(f"{path}: CPU '{name}' has no 64-bit mode; the JIT compiles x86-64 code")
-        return cls(name, str(features), str(path))
+        if not isinstance(features, str) or any(item[:1] not in ("+", "-")
+                                                 for item in _feature_items(features)):
+            raise JitError(f"{path}: 'llvm_features' must be LLVM features like '+avx2,-sha', "
+                           f"not {features!r}")
+        return cls(name, features, str(path))
+
+
+def _feature_items(features: str) -> list[str]:
+    return [item.strip() for item in features.split(",") if item.strip()]
+
+
+@lru_cache(maxsize=1)
+def host_features() -> dict[str, bool]:
+    """LLVM's instruction-set features of this host, each present or not."""
+    import llvmlite.binding as llvm
+
+    return dict(llvm.get_host_cpu_features())
+
+
+def missing_on_host(cpu: TargetCpu) -> list[str]:
+    """The features ``cpu``'s feature string enables (``+name``) that this host lacks.
+
+    A name LLVM's host detection does not know is left to LLVM, which ignores
+    a feature it does not know (with a warning) and knows every one it can
+    generate code for."""
+    host = host_features()
+    return [item for item in _feature_items(cpu.features)
+            if item[0] == "+" and item[1:] in host and not host[item[1:]]]
+
+
+def host_cpu_for(cpu: TargetCpu, warn: bool = True) -> TargetCpu:
+    """``cpu`` restricted to what this host can run (see the module docstring).
+
+    The generic CPU is every x86-64's baseline and stays as it is. When
+    ``cpu`` enables a feature the host lacks, the host's CPU instead, with
+    one warning line (if ``warn``) and the reason in its ``source``."""
+    missing = missing_on_host(cpu)
+    if cpu.name == GENERIC_CPU and not missing:
+        return cpu
+    if missing:
+        host = TargetCpu.host()
+        why = f"this host lacks {', '.join(missing)}"
+        if warn:
+            print(f"fluidjit: warning: {cpu.source}: {why} of the CPU profile ({cpu.name}); "
+                  f"tier 2 compiles for this host's CPU ({host.name}) instead",
+                  file=sys.stderr, flush=True)
+        return TargetCpu(host.name, host.features, f"host (profile {cpu.source}: {why})")
+    named = {item[1:] for item in _feature_items(cpu.features)}
+    off = [f"-{name}" for name, on in sorted(host_features().items()) if not on and name not in named]
+    return TargetCpu(cpu.name, ",".join([*_feature_items(cpu.features), *off]), cpu.source)
+
+
+def arena_limit() -> int:
+    """The largest arena a benchmark may ask for: 4 GiB, or half of this machine's
+    memory if that is less (the tuned-variant check holds two arenas at once)."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        memory = 2**33
+    return min(2**32, memory // 2)
+
+
+def report_path_problem(path: str | Path, parent_must_exist: bool) -> str | None:
+    """Why a JSON report cannot be written to ``path``, or None. Without
+    ``parent_must_exist`` missing directories are fine (the report's writer makes
+    them) if the nearest one that exists is writable."""
+    target = Path(path)
+    if target.is_dir():
+        return f"report {path} is a directory"
+    parent = target.parent
+    if parent_must_exist and not parent.exists():
+        return f"report {path}: directory {parent} does not exist"
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"report {path}: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"report {path}: directory {parent} is not writable"
+    return None
 
 
 @dataclass
@@ -90,12 +188,23 @@ class JitConfig:
             raise JitError("hot_calls and verify_calls must be at least 1")
         if not 0.0 <= self.hot_share <= 1.0:
             raise JitError(f"hot_share must be within 0..1, not {self.hot_share}")
-        for name in ("iterations", "size"):
+        for name, most in (("iterations", MAX_ITERATIONS), ("size", MAX_SIZE)):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise JitError(f"{name} must be at least 1, not {value}")
+            if value is not None and not 1 <= value <= most:
+                raise JitError(f"{name} must be within 1..{most}, not {value}"
+                               + (" (the benchmarks' size is a 32-bit parameter)" if name == "size" else ""))
+        if not 0 <= self.seed <= MAX_SIZE:
+            raise JitError(f"seed must be within 0..{MAX_SIZE} (a 32-bit parameter), not {self.seed}")
         if not (0 <= self.tier0_opt <= 3 and 0 <= self.tier2_opt <= 3):
             raise JitError("optimization levels must be within 0..3")
+        if self.report is not None:
+            why = report_path_problem(self.report, parent_must_exist=False)
+            if why:
+                raise JitError(why)
 
-    def tier2_cpu(self) -> TargetCpu:
-        return TargetCpu.from_profile(self.cpu_profile) if self.cpu_profile else TargetCpu.host()
+    def tier2_cpu(self, warn: bool = True) -> TargetCpu:
+        """The CPU tier 2 compiles for: the profile's, restricted to this host
+        (``host_cpu_for``; a warning line when it falls back), or the host's."""
+        if not self.cpu_profile:
+            return TargetCpu.host()
+        return host_cpu_for(TargetCpu.from_profile(self.cpu_profile), warn)

@@ -1,10 +1,12 @@
 """A JIT session: one run of a module's benchmarks under the JIT, the API behind the CLI and ``doit jit``.
 
-``run_jit`` loads the module (runtime.py), runs each selected benchmark
-from the registry (workload.py) while the optimizer works in the
-background, admitting a benchmark to tuned tier-2 code when its arena
-check passes (``admit_tuned``), reruns them at tier 0 to compare
-checksums, and reports (report.py).
+``run_jit`` loads the module (runtime.py), checks that every selected
+benchmark's arena fits in memory at the size asked (its own mem_bytes
+says, so this waits for tier 0 but comes before any run and any tier-2
+compile), runs each one from the registry (workload.py) while the
+optimizer works in the background, admitting a benchmark to tuned tier-2
+code when its arena check passes (``admit_tuned``), reruns them at tier 0
+to compare checksums, and reports (report.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fluidbuild.atomic import write_text
-from fluidjit.config import JitConfig
-from fluidjit.errors import CompileError
+from fluidjit.config import JitConfig, arena_limit
+from fluidjit.errors import CompileError, JitError
 from fluidjit.report import BenchRow, FunctionRow, JitReport, live_log
 from fluidjit.runtime import JitRuntime
 from fluidjit.tracked import Event
@@ -26,6 +28,7 @@ from fluidjit.workload import (
     Arena,
     Benchmark,
     BenchRun,
+    oversized_arena,
     registry,
     run_benchmark,
     select,
@@ -62,6 +65,17 @@ def admit_tuned(rt: JitRuntime, bench: Benchmark, arena: Arena, size: int, seed:
         return "tuned"
     rt.machine.note(bench.name, "generic", f"tier 2 compiles its generic code: {why}")
     return f"generic: {why}"
+
+
+def check_arenas(rt: JitRuntime, plan: list[tuple[Benchmark, int, int]]) -> None:
+    """Raise JitError if a benchmark of ``plan`` would need an arena beyond ``arena_limit()``.
+    mem_bytes runs as its tier-0 body, so the asking leaves no trace in the profile."""
+    bodies = {rt.addresses[t.fn.name]: t.tier0_address for t in rt.machine.tracked}
+    limit = arena_limit()
+    for bench, size, _ in plan:
+        why = oversized_arena(bench, size, limit, bodies.get(bench.desc.mem_bytes))
+        if why:
+            raise JitError(why)
 
 
 def _bench_row(b: Benchmark, size: int, iterations: int, jit: BenchRun, ref: BenchRun | None,
@@ -103,6 +117,7 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
     benches = select(registry(rt), config.benchmarks, str(config.module))
     _label(rt, benches)
     plan = [(b, config.size or b.size, config.iterations or b.iterations) for b in benches]
+    check_arenas(rt, plan)
     runs: list[BenchRun] = []
     codes: list[str] = []
     optimize = config.profile and config.optimize

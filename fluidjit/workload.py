@@ -16,6 +16,7 @@ tuned run() sees exactly the arena its own setup() would have made.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,6 +149,29 @@ def run_benchmark(bench: Benchmark, size: int, iterations: int, seed: int,
     times = bench.time_runs(d.run, arena.address, size, iterations)
     checksum = _CHECKSUM(d.checksum)(arena.address, size)
     return BenchRun(checksum, times, _WORK(d.work)(size))
+
+
+def oversized_arena(bench: Benchmark, size: int, limit: int, mem_bytes: int | None = None) -> str | None:
+    """Why ``bench`` cannot run at ``size`` (its arena would exceed ``limit`` bytes), or None.
+
+    ``mem_bytes`` (default: the descriptor's) is asked at sizes 1, 2, 4, ...
+    and ``size``: a need computed in 64 bits may wrap around to a small
+    number for a huge size, but only after it passed the limit at a smaller
+    one (arena needs grow with the size), and a need that shrinks on the way
+    shows the wrap."""
+    need_of = _MEM_BYTES(mem_bytes or bench.desc.mem_bytes)
+    ladder = [*(1 << k for k in range(size.bit_length()) if 1 << k < size), size]
+    needs = [need_of(at) for at in ladder]
+    if max(needs) <= limit:
+        return None
+    if all(a <= b for a, b in itertools.pairwise(needs)):
+        shown = f"a {needs[-1]}-byte arena ({needs[-1] / 2**30:.1f} GiB)"
+    else:
+        first = next(i for i, need in enumerate(needs) if need > limit)
+        shown = (f"an arena too large to count in 64 bits (size {ladder[first]} already needs "
+                 f"{needs[first]} bytes)")
+    return (f"benchmark '{bench.name}' at size {size} needs {shown}, more than the "
+            f"{limit}-byte limit ({limit / 2**30:.1f} GiB: 4 GiB or half this machine's memory)")
 
 
 def _regions(fn: int, size: int) -> tuple[int, int, int, int]:

@@ -444,7 +444,7 @@ def test_the_object_cache_serves_a_later_run(modules, tmp_path):
     both = set(first) & set(second)
     assert "fx_words.run" in both and not any(f.cached for f in first.values())
     assert all(second[label].cached for label in both)
-    assert len(list(tmp_path.glob("*.o"))) >= len(first)
+    assert len(list(tmp_path.glob("*.entry"))) >= len(first)
 
 
 # -- failure paths -------------------------------------------------------------
