@@ -6,8 +6,9 @@ shadowing ``src/bench/bench.h``, a new ``stdint.h`` in an include folder)
 changes the output without changing any listed dependency. Compile tasks
 therefore put :func:`search_digest` in their configuration: the file names
 found under every folder searched (the source's own folder, then each
-``-I``), so a new or removed header there reruns them. Listings are cached per
-process; a no-op build lists each folder once.
+``-I``), so a new or removed header there reruns them. Only project folders
+are listed (a system include folder is the toolchain's). Listings are cached
+per process by absolute path; a no-op build lists each folder once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".inc", ".inl", ".def", ".mac")
 
 @cache
 def _listing(folder: str) -> tuple[str, ...]:
-    """Every header path under ``folder``, sorted (empty when it does not exist)."""
+    """Every header path under the absolute ``folder``, sorted (empty when it does not exist)."""
     found = []
     for path, dirs, files in os.walk(folder):
         dirs.sort()
@@ -52,7 +53,8 @@ def search_digest(argv: list[str], source: str, build_dir: str) -> str:
     digest = hashlib.sha256()
     inside = os.path.normpath(build_dir) + os.sep
     for folder in search_folders(argv, source):
-        if (folder + os.sep).startswith(inside):
-            continue
-        digest.update(folder.encode() + b"\0" + "\0".join(_listing(folder)).encode() + b"\1")
+        if os.path.isabs(folder) or (folder + os.sep).startswith(inside):
+            continue  # system folders are the system's; generated headers are file_dep already
+        listing = _listing(os.path.abspath(folder))
+        digest.update(folder.encode() + b"\0" + "\0".join(listing).encode() + b"\1")
     return digest.hexdigest()

@@ -17,8 +17,8 @@ from conftest import copy_project, doit
 
 from fluidbench import chart, native, report, suite
 from fluidbuild.errors import FluidError
-from fluidbuild.model import BuildContext, Manifest, PyAction, Target
-from fluidbuild_plugins.fluidos import bench
+from fluidbuild.model import PyAction, TaskSpec
+from fluidbuild.testing import PluginTest
 
 REDUCED = """\
 benchmarks:
@@ -114,36 +114,47 @@ def test_markdown_and_chart_are_written(benched: tuple[Path, str, dict[str, Any]
 # -- pieces, without running anything -------------------------------------------------
 
 
-def manifest_with(targets: dict[str, Target], sections: dict[str, Any]) -> Manifest:
-    defaults = {"bench": {"extra": [], "seconds": 0.3, "host_repeat": 10},
-                "image": {"output": None}, "run": {"default": {
-                    "plugin": "qemu", "binary": "qemu-system-i386", "accel": "tcg", "cpu": "max",
-                    "memory_mib": 128, "timeout_s": 60.0, "drive": "floppy", "args": [], "serial_log": None}}}
-    return Manifest("manifest.yaml", "/p", "build", {}, {}, targets, {**defaults, **sections})
+BOOTABLE = """\
+  stage1: {plugin: nasm, sources: [boot/stage1.asm]}
+  stage2: {plugin: nasm, sources: [boot/stage2.asm]}
+  kernel: {plugin: nasm, sources: [boot/kernel.asm]}
+image:
+  parts: {stage1: stage1, stage2: stage2, kernel: kernel}
+  layout:
+    - {part: stage1, lba: 0, sectors: 1}
+    - {part: stage2, lba: 1, sectors: 8}
+    - {part: kernel, lba: 9}
+run: {default: {}}
+benchmarks: [{name: fft_1d}]
+"""
+BOOTABLE_FILES = ("boot/stage1.asm", "boot/stage2.asm", "boot/kernel.asm", "src/bench/fft_1d.c",
+                  "src/bench/native/start.c")
 
 
-def runner_target(arch: str) -> Target:
-    return Target(f"native_{arch}", "native", (), (), (), {"arch": arch})
+def declare(root: Path, arches: tuple[str, ...], sections: str = "") -> list[TaskSpec]:
+    """The ``bench`` plugin's tasks for a bootable manifest with a ``native`` runner target per
+    arch (declared first, so their outputs are the runners), fft_1d as the only benchmark and
+    ``sections`` (manifest text) besides."""
+    runners = "".join(f"  native_{arch}: {{plugin: native, sources: [src/bench/fft_1d.c], "
+                      f"options: {{arch: {arch}, runtime: [src/bench/native/start.c]}}}}\n"
+                      for arch in arches)
+    kit = PluginTest(root, f"targets:\n{runners}{BOOTABLE}{sections}",
+                     files=dict.fromkeys(BOOTABLE_FILES, ""))
+    for arch in arches:
+        kit.target_tasks(f"native_{arch}")
+    return kit.project_tasks(plugin="bench")
 
 
-def declare(manifest: Manifest) -> list:
-    ctx = BuildContext("/p", "build", manifest, {"tag": "AVX2"}, lambda name: None, {})
-    outputs = {name: [f"build/{name}/runner"] for name in manifest.targets}
-    return bench.fluidbuild_tasks(manifest, ctx, outputs)
-
-
-def test_bench_task_depends_on_runners_and_image() -> None:
-    targets = {f"native_{a}": runner_target(a) for a in ("x86_64", "i386")}
-    [task] = declare(manifest_with(targets, {"benchmarks": [{"name": "fft_1d"}]}))
+def test_bench_task_depends_on_runners_and_image(tmp_path: Path) -> None:
+    [task] = declare(tmp_path, ("x86_64", "i386"))
     assert task.name == "bench" and task.always and task.verbosity == 2 and task.doc
     assert task.file_dep == ["build/native_x86_64/runner", "build/native_i386/runner", "build/fluid.img"]
     settings = task.actions[0].kwargs["settings"]
     assert settings == {"extra": [], "seconds": 0.3, "host_repeat": 10}, "defaults without a section"
 
 
-def test_bench_task_without_runners_fails_only_when_run() -> None:
-    [task] = declare(manifest_with({"native_x86_64": runner_target("x86_64")},
-                                   {"benchmarks": [{"name": "fft_1d"}]}))
+def test_bench_task_without_runners_fails_only_when_run(tmp_path: Path) -> None:
+    [task] = declare(tmp_path, ("x86_64",))
     assert "cannot run: no target of plugin 'native' with arch i386" in task.doc
     action = task.actions[0]
     assert isinstance(action, PyAction)
@@ -151,11 +162,9 @@ def test_bench_task_without_runners_fails_only_when_run() -> None:
         action.func(**action.kwargs)
 
 
-def test_extra_size_of_unknown_benchmark_is_named() -> None:
-    targets = {f"native_{a}": runner_target(a) for a in ("x86_64", "i386")}
-    sections = {"benchmarks": [{"name": "fft_1d"}],
-                "bench": {"extra": [{"name": "gemm_tile", "size": 512}], "seconds": 1.0, "host_repeat": 1}}
-    [task] = declare(manifest_with(targets, sections))
+def test_extra_size_of_unknown_benchmark_is_named(tmp_path: Path) -> None:
+    [task] = declare(tmp_path, ("x86_64", "i386"),
+                     "bench: {extra: [{name: gemm_tile, size: 512}], seconds: 1.0, host_repeat: 1}\n")
     assert "bench.extra names gemm_tile, not in the manifest's benchmarks" in task.doc
 
 

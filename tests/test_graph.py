@@ -34,11 +34,13 @@ def test_targets_chain_through_their_outputs(project: Path) -> None:
     tasks = {t.name: t for t in graph.tasks}
     assert len(tasks) == len(graph.tasks), "task names are unique"
     image = tasks["image"]
-    assert image.file_dep == ["build/stage1/stage1.bin", "build/stage2/stage2.bin", "build/kernel.bin"]
+    assert image.file_dep == ["build/stage1/stage1.bin", "build/stage2_stamped.bin", "build/kernel.bin"]
     assert graph.outputs["kernel_elf"] == ["build/kernel_elf.elf"]
     assert set(tasks["kernel_elf"].file_dep) >= {"build/kernel_obj.o", "build/kernel_asm/entry.o",
                                                  "src/kernel/linker.ld"}
-    c_files = sorted(str(p.relative_to(project)) for p in (project / "src/kernel").glob("*.c"))
+    # The kernel's own files and the runtime it shares with the native runners and the JIT.
+    c_files = sorted(str(p.relative_to(project)) for folder in ("src/kernel", "src/runtime")
+                     for p in (project / folder).glob("*.c"))
     assert sorted(n.split(":", 1)[1] for n in tasks if n.startswith("kernel_ir:")) == c_files
     for task in graph.tasks:
         assert task.config["plugin"]["name"], f"{task.name} carries its plugin's identity"
@@ -56,6 +58,7 @@ def test_missing_tool_fails_only_what_needs_it(project: Path) -> None:
     assert "kernel_ir:src/kernel/vga.c" in tasks, "C compilation does not need nasm"
 
 
+@pytest.mark.boot  # doit debug boots the image
 def test_debug_task_logs_cpu_and_interrupts(built_tree: Path) -> None:
     log = built_tree / "build/qemu.log"
     if log.exists():

@@ -7,32 +7,39 @@ from pathlib import Path
 
 from conftest import doit, edit
 
-from fluidbuild.model import BuildContext, Manifest
-from fluidbuild.schema import Where
-from fluidbuild_plugins.fluidos import jit
-
-DEFAULTS = jit.SECTION.validate(None, Where("manifest.yaml", "jit", None))
+from fluidbuild.model import TaskSpec
+from fluidbuild.testing import PluginTest
 
 
-def declare(sections: dict, outputs: dict[str, list[str]]) -> list:
-    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, sections)
-    ctx = BuildContext("/p", "build", manifest, {"tag": "AVX2"}, lambda name: None, {})
-    return jit.fluidbuild_tasks(manifest, ctx, outputs)
+def declare(root: Path, manifest: str) -> list[TaskSpec]:
+    """The ``jit`` plugin's tasks for ``manifest``, its targets declared first."""
+    kit = PluginTest(root, manifest)
+    for name in kit.manifest.targets:
+        kit.target_tasks(name)
+    return kit.project_tasks(plugin="jit")
 
 
-def test_jit_task_runs_the_module_target_with_manifest_thresholds() -> None:
-    settings = {**DEFAULTS, "hot_calls": 7, "hot_share": 0.2}
-    [task] = declare({"jit": settings}, {"fluid_module": ["build/fluid_module.bc"]})
+def test_jit_task_runs_the_module_target_with_manifest_thresholds(tmp_path: Path) -> None:
+    [task] = declare(tmp_path, """
+        targets:
+          fluid_module: {plugin: llvm_link}
+        jit: {hot_calls: 7, hot_share: 0.2}
+        """)
     assert task.name == "jit" and task.always
     assert task.file_dep == ["build/fluid_module.bc", "build/cpu_profile.json"]
     kwargs = task.actions[0].kwargs
+    assert kwargs["module"] == "build/fluid_module.bc"
     assert kwargs["settings"]["hot_calls"] == 7 and kwargs["settings"]["hot_share"] == 0.2
-    assert kwargs["report"] == "build/jit/report.json"
+    assert kwargs["settings"]["verify_calls"] == 3, "the section's defaults fill the rest"
+    assert kwargs["report"] == "build/jit/report.json" and kwargs["cache"] == "build/jit/cache"
 
 
-def test_jit_task_without_module_fails_only_when_run() -> None:
-    [task] = declare({"jit": DEFAULTS}, {})
-    assert "cannot run" in task.doc
+def test_jit_task_without_module_fails_only_when_run(tmp_path: Path) -> None:
+    [task] = declare(tmp_path, """
+        targets:
+          other: {plugin: llvm_link}
+        """)
+    assert "cannot run: jit.module_target 'fluid_module' is not a target with an output" in task.doc
 
 
 def test_doit_jit_writes_report(tree: Path) -> None:

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import doit, edit, executed
 
 from fluidbench.qemu import RunProfile
@@ -16,29 +17,33 @@ from fluidbuild import depfile
 from fluidbuild.doit_tasks import default_tasks
 from fluidbuild.errors import FluidError
 from fluidbuild.fingerprint import describe_changes
-from fluidbuild.model import BuildContext, Command, Manifest, Placement, Target, Tool
-from fluidbuild_plugins.compile import clang_ir, flatten, nasm
+from fluidbuild.model import Command, Placement, TargetResult, Tool
+from fluidbuild.testing import PluginTest
+from fluidbuild_plugins.compile import flatten
 from fluidbuild_plugins.fluidos import bench_registry, cpu_flags, image, qemu, stamp
 
 FAKE_TOOLS = {name: Tool(name, f"/opt/fake/{name}", f"{name} version 19.1.7")
               for name in ("nasm", "clang", "linker")}
 
 
-def fake_ctx(profile: dict | None = None) -> BuildContext:
-    """A build context whose toolchain is fake: enough to check declared tasks."""
-    manifest = Manifest("manifest.yaml", "/p", "build", {}, {}, {}, {"benchmarks": []})
-    return BuildContext("/p", "build", manifest, profile or {"clang_flags": ["-march=haswell"],
-                                                             "tag": "AVX2", "feature_bits": 0x2000},
-                        FAKE_TOOLS.__getitem__, {})
+PROFILE = {"clang_flags": ["-march=haswell"], "tag": "AVX2", "feature_bits": 0x2000}
 
 
-def target(plugin: str, sources: tuple[str, ...], options: dict, flags: tuple[str, ...] = ()) -> Target:
-    return Target("t", plugin, sources, (), flags, options)
+def declare(root: Path, plugin: str, sources: tuple[str, ...], options: dict, inputs: list[str],
+            profile: dict | None = None, **sections: object) -> TargetResult:
+    """The tasks ``plugin`` declares for a manifest target ``t`` (sources created empty, options and
+    ``sections`` validated by the plugins' schemas) given ``inputs``, with the fake toolchain."""
+    manifest = {"targets": {"t": {"plugin": plugin, "sources": list(sources), "options": options}},
+                **sections}
+    kit = PluginTest(root, yaml.safe_dump(manifest), tools=FAKE_TOOLS, cpu_profile=profile or PROFILE,
+                     files=dict.fromkeys(sources, ""))
+    return kit.target_tasks("t", inputs)
 
 
-def test_nasm_declares_dependency_pass_and_exact_size() -> None:
+def test_nasm_declares_dependency_pass_and_exact_size(tmp_path: Path) -> None:
     opts = {"format": "bin", "size": 512, "include_dirs": ["src/boot"], "defines": {"A": 1, "B": True}}
-    result = nasm.fluidbuild_target_tasks(target("nasm", ("src/boot/stage1.asm",), opts), fake_ctx())
+    result = declare(tmp_path, "nasm", ("src/boot/stage1.asm",), opts,
+                     ["build/gen/protocol.inc", "build/gen/protocol.h"])
     task = result.tasks[0]
     deps_cmd, asm_cmd = task.actions
     assert isinstance(asm_cmd, Command) and asm_cmd.outputs == ["build/t/stage1.bin"]
@@ -46,23 +51,24 @@ def test_nasm_declares_dependency_pass_and_exact_size() -> None:
                                   "src/boot/stage1.asm"]
     assert "-DA=1" in asm_cmd.argv and "-DB=1" in asm_cmd.argv and "-Isrc/boot/" in asm_cmd.argv
     assert task.depfile == "build/t/stage1.bin.d"
+    # A generated include of a dependency: a file dependency, its folder on the include path.
+    assert task.file_dep == ["src/boot/stage1.asm", "build/gen/protocol.inc"]
+    assert asm_cmd.argv.index("-Isrc/boot/") < asm_cmd.argv.index("-Ibuild/gen/")
     assert task.config["tool"] == {"path": "/opt/fake/nasm", "version": "nasm version 19.1.7"}
+    assert asm_cmd.verify is not None
+    three_bytes = tmp_path / "three_bytes.bin"
+    three_bytes.write_bytes(b"abc")
     with pytest.raises(FluidError, match="is 3 bytes; it must be exactly 512"):
-        tmp = Path(__file__).parent / "fixtures" / "three_bytes.tmp"
-        tmp.write_bytes(b"abc")
-        try:
-            asm_cmd.verify({"build/t/stage1.bin": str(tmp)})
-        finally:
-            tmp.unlink()
+        asm_cmd.verify({"build/t/stage1.bin": str(three_bytes)})
+    three_bytes.write_bytes(bytes(512))
+    asm_cmd.verify({"build/t/stage1.bin": str(three_bytes)})
 
 
-def test_clang_ir_variants_get_profile_flags_only_when_tuned() -> None:
+def test_clang_ir_variants_get_profile_flags_only_when_tuned(tmp_path: Path) -> None:
     base = {"triple": "i686-unknown-none-elf", "std": "c11", "opt": "O2", "include_dirs": [],
             "defines": {}}
-    tuned = clang_ir.fluidbuild_target_tasks(target("clang_ir", ("a.c",), {**base, "variant": "tuned"}),
-                                             ["gen/r.c", "x.bc"], fake_ctx())
-    generic = clang_ir.fluidbuild_target_tasks(
-        target("clang_ir", ("a.c",), {**base, "variant": "generic"}), [], fake_ctx())
+    tuned = declare(tmp_path, "clang_ir", ("a.c",), {**base, "variant": "tuned"}, ["gen/r.c", "x.bc"])
+    generic = declare(tmp_path, "clang_ir", ("a.c",), {**base, "variant": "generic"}, [])
     assert [t.name for t in tuned.tasks] == ["t:a.c", "t:gen/r.c"]
     argv = tuned.tasks[0].actions[0].argv
     assert "-march=haswell" in argv and "-DFLUID_VARIANT_SUFFIX=_tuned" in argv
@@ -72,12 +78,23 @@ def test_clang_ir_variants_get_profile_flags_only_when_tuned() -> None:
     assert "cpu" not in generic.tasks[0].config
 
 
+def test_clang_ir_generated_header_is_a_dependency_not_a_source(tmp_path: Path) -> None:
+    opts = {"triple": "i686-unknown-none-elf", "std": "c11", "opt": "O2", "include_dirs": ["src/kernel"],
+            "defines": {}, "variant": "none"}
+    result = declare(tmp_path, "clang_ir", ("a.c",), opts, ["build/gen/protocol.h", "build/gen/protocol.inc"])
+    [task] = result.tasks
+    assert task.file_dep == ["a.c", "build/gen/protocol.h"]
+    argv = task.actions[0].argv
+    assert argv.index("-Isrc/kernel") < argv.index("-Ibuild/gen")
+
+
 def test_cpu_flags_helpers() -> None:
     assert cpu_flags._mattr_flags("+avx2,-sha") == ["-mavx2", "-mno-sha"]
     assert cpu_flags._tag(["sse2", "avx", "avx2"]) == "AVX2"
     assert cpu_flags._tag([]) == "generic"
 
 
+@pytest.mark.integration  # asks the real clang for its macros
 def test_cpu_profile_pinned_uses_clang_macros() -> None:
     clang = shutil.which("clang-19") or shutil.which("clang")
     assert clang, "clang is part of the toolchain the suite installs"
@@ -89,16 +106,19 @@ def test_cpu_profile_pinned_uses_clang_macros() -> None:
     assert generic["tag"] == "generic" and generic["feature_bits"] == 0
 
 
-def test_bench_registry_renders_and_rejects_unknown_names() -> None:
+def test_bench_registry_renders_and_rejects_unknown_names(tmp_path: Path) -> None:
     text = bench_registry.render([{"name": "fft_1d", "size": 0, "iterations": 2}], tuned=True)
     assert "extern const struct bench_desc bench_fft_1d_tuned;" in text
     assert '{"fft_1d", &bench_fft_1d_generic, &bench_fft_1d_tuned, 0, 2},' in text
     assert "bench_registry_count = 1;" in text
-    ctx = fake_ctx()
-    ctx.manifest.sections["benchmarks"] = [{"name": "nope", "size": None, "iterations": 1}]
+    result = declare(tmp_path, "bench_registry", ("src/bench/fft_1d.c",), {}, [],
+                     benchmarks=[{"name": "fft_1d", "iterations": 2}])
+    assert result.outputs == ["build/gen/t.c"] and result.tasks[0].targets == ["build/gen/t.c"]
+    assert result.tasks[0].config == {"entries": [{"name": "fft_1d", "size": 0, "iterations": 2}],
+                                      "tuned": True}
     with pytest.raises(FluidError, match="no source for 'nope'"):
-        bench_registry.fluidbuild_target_tasks(target("bench_registry", ("src/bench/fft_1d.c",),
-                                                      {"tuned": True}), ctx)
+        declare(tmp_path, "bench_registry", ("src/bench/fft_1d.c",), {"tuned": True}, [],
+                benchmarks=[{"name": "nope", "iterations": 1}])
 
 
 def test_image_layout_and_fit_checks(tmp_path: Path) -> None:
@@ -155,6 +175,7 @@ def test_stamp_refuses_kernel_too_large_for_low_layout(tmp_path: Path) -> None:
     assert not (tmp_path / "o.bin").exists()
 
 
+@pytest.mark.integration  # nasm and ld.lld make the ELF
 def test_flatten_real_elf(tmp_path: Path) -> None:
     (tmp_path / "a.asm").write_text("section .header\ndb 'FLUD'\ntimes 60 db 0\nsection .text\n"
                                     "global _start\n_start: jmp $\nsection .bss\nresb 100\n")
@@ -248,7 +269,7 @@ def test_list_documents_every_task_and_plugins_lists_builtins(built_tree: Path) 
     assert all(len(line.split(None, 1)) == 2 for line in lines), "every task has a one-line doc"
     plugins_out = doit(built_tree, "plugins").stdout
     for name in ("nasm", "clang_ir", "llvm_link", "codegen", "link", "flatten", "stamp", "cpu_flags",
-                 "image", "qemu", "bench_registry"):
+                 "image", "qemu", "bench_registry", "protocol"):
         assert f"\n{name} " in "\n" + plugins_out, name
     assert "fluidbuild" in plugins_out
 
@@ -263,10 +284,10 @@ def test_cpu_profile_task_writes_profile(tree: Path) -> None:
     assert "CPU_CFLAGS :=" in (tree / "build/gen/auto_cpu_flags.mk").read_text()
 
 
-def test_clang_ir_tuned_under_generic_profile_uses_the_target_baseline() -> None:
+def test_clang_ir_tuned_under_generic_profile_uses_the_target_baseline(tmp_path: Path) -> None:
     base = {"triple": "x86_64-unknown-linux-gnu", "std": "c11", "opt": "O2", "include_dirs": [],
             "defines": {}, "variant": "tuned"}
     profile = {"mode": "generic", "clang_flags": ["-march=i686"], "tag": "generic"}
-    result = clang_ir.fluidbuild_target_tasks(target("clang_ir", ("a.c",), base), [], fake_ctx(profile))
+    result = declare(tmp_path, "clang_ir", ("a.c",), base, [], profile)
     argv = result.tasks[0].actions[0].argv
     assert "-march=x86-64" in argv and "-march=i686" not in argv

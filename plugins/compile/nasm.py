@@ -51,7 +51,7 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
         out = ctx.out(target.name, os.path.basename(source).rsplit(".", 1)[0] + SUFFIX[opts["format"]])
         dep = out + ".d"
         includes = [f"-I{d.rstrip('/')}/" for d in opts["include_dirs"]] or \
-            [f"-I{os.path.dirname(source)}/"]
+            [f"-I{os.path.dirname(source) or '.'}/"]
         includes += [d for d in header_dirs if d not in includes]
         defines = [f"-D{k}={_define(v)}" for k, v in sorted(opts["defines"].items())]
         common = [nasm.path, "-f", opts["format"], *includes, *defines, *target.flags]
