@@ -17,10 +17,22 @@ STAGE2_LBA = 1  # stage 2 (`stage2.bin`, loaded at 0x7E00)
 STAGE2_SECTORS = 8  # sectors of stage 2 (4096 bytes)
 KERNEL_LBA = 9  # first sector of the kernel image (`kernel.bin`)
 
+# Stage 2 trailer: the last 4 bytes of `stage2.bin`, checked by stage 1 before it jumps to stage 2.
+STAGE2_SIGNATURE = 0x3253  # `"S2"` (bytes 53 32) read as a little-endian u16; `stage2.asm` assembles it
+STAGE2_WORD_SUM = 0xF1D0  # what the 2048 little-endian u16 words of stage 2 add up to, modulo 2^16; nonzero, so a zero-filled stage 2 fails the sum as well as the signature
+STAGE2_TRAILER_SIZE = 4  # bytes of stage2_trailer
+TRAILER_SIGNATURE = 0  # u16 signature
+TRAILER_CHECKSUM = 2  # u16 checksum
+STAGE2_TRAILER_FORMAT = '<HH'  # struct module format of the whole structure
+STAGE2_TRAILER_FIELDS = ('signature', 'checksum')
+
 # Kernel header: the first 64 bytes of `kernel.bin`.
 FLUD_MAGIC = b'FLUD'  # bytes 46 4C 55 44; 0x464C5544 read big-endian
 FLUD_MAGIC_LEN = 4
 FLUD_HEADER_VERSION = 1  # the header layout described here
+KERNEL_LOW_MIN = 0x1000  # lowest load_addr: 0x500-0xFFF is the boot-info area
+KERNEL_LOW_LIMIT = 0x7C00  # an image loaded below 1 MiB must end at or below this address, where stage 1 lives
+KERNEL_HIGH_MIN = 0x100000  # 1 MiB: the lowest load_addr of a kernel loaded above conventional memory
 FLUD_HEADER_SIZE = 64  # bytes of flud_header
 HDR_MAGIC = 0  # char[4] magic
 HDR_VERSION = 4  # u16 version
@@ -29,14 +41,14 @@ HDR_LOAD_ADDR = 8  # u32 load_addr
 HDR_ENTRY = 12  # u32 entry
 HDR_KERNEL_BYTES = 16  # u32 kernel_bytes
 HDR_KERNEL_SECTORS = 20  # u32 kernel_sectors
-HDR_BODY_CRC32 = 24  # u32 body_crc32
+HDR_IMAGE_CRC32 = 24  # u32 image_crc32
 HDR_CPU_FEATURES = 28  # u32 cpu_features
 HDR_CPU_TAG = 32  # char[16] cpu_tag
 HDR_BSS_END = 48  # u32 bss_end
 HDR_RESERVED = 52  # u8[12] reserved
 FLUD_CPU_TAG_LEN = 16  # elements of cpu_tag
 FLUD_HEADER_FORMAT = '<4sHHIIIIII16sI12s'  # struct module format of the whole structure
-FLUD_HEADER_FIELDS = ('magic', 'version', 'header_size', 'load_addr', 'entry', 'kernel_bytes', 'kernel_sectors', 'body_crc32', 'cpu_features', 'cpu_tag', 'bss_end', 'reserved')
+FLUD_HEADER_FIELDS = ('magic', 'version', 'header_size', 'load_addr', 'entry', 'kernel_bytes', 'kernel_sectors', 'image_crc32', 'cpu_features', 'cpu_tag', 'bss_end', 'reserved')
 
 # One entry of the BIOS memory map (INT 15h EAX=E820h) in the boot info.
 E820_ENTRY_SIZE = 24  # bytes of e820_entry
@@ -44,6 +56,7 @@ E820_ENTRY_BASE = 0  # u64 base
 E820_ENTRY_LENGTH = 8  # u64 length
 E820_ENTRY_TYPE = 16  # u32 type
 E820_ENTRY_ACPI_ATTRS = 20  # u32 acpi_attrs
+E820_TYPE_USABLE = 1  # type: usable RAM (ACPI "AddressRangeMemory"), the only type the loader and the kernel use
 E820_ENTRY_FORMAT = '<QQII'  # struct module format of the whole structure
 E820_ENTRY_FIELDS = ('base', 'length', 'type', 'acpi_attrs')
 
@@ -90,13 +103,21 @@ FATAL_A20_FAILED = 0xA2  # A20 line cannot be enabled
 FATAL_BAD_SIGNATURE = 0x51  # invalid kernel signature
 FATAL_NO_KERNEL = 0xE0  # kernel not found
 FATAL_BAD_CHECKSUM = 0xCE  # kernel checksum mismatch
+FATAL_BAD_STAGE2 = 0xB2  # stage 2 corrupt
+FATAL_BAD_HEADER = 0xBF  # unsupported kernel header
+FATAL_BAD_LOAD_ADDR = 0xBA  # kernel load address unusable
+FATAL_BAD_ENTRY = 0xBE  # kernel entry outside the image
 LOADER_FATAL: dict[int, dict[str, str]] = {
     0xD1: {'name': 'DISK_READ', 'meaning': 'disk read failure', 'cause': 'a disk read failed after a reset and 3 attempts'},
-    0xD2: {'name': 'DISK_VERIFY', 'meaning': 'incorrect sector count', 'cause': 'header sector count inconsistent with `kernel_bytes`, larger than the disk, or larger than the room at `load_addr`'},
+    0xD2: {'name': 'DISK_VERIFY', 'meaning': 'incorrect sector count', 'cause': 'header sector count inconsistent with `kernel_bytes` (or `kernel_bytes` smaller than the header), or larger than the disk'},
     0xA2: {'name': 'A20_FAILED', 'meaning': 'A20 line cannot be enabled', 'cause': 'no method enabled the A20 line'},
     0x51: {'name': 'BAD_SIGNATURE', 'meaning': 'invalid kernel signature', 'cause': 'the first kernel sector does not start with "FLUD"'},
     0xE0: {'name': 'NO_KERNEL', 'meaning': 'kernel not found', 'cause': 'the first kernel sector is all zero'},
-    0xCE: {'name': 'BAD_CHECKSUM', 'meaning': 'kernel checksum mismatch', 'cause': 'CRC-32 of the kernel body differs from `body_crc32`'},
+    0xCE: {'name': 'BAD_CHECKSUM', 'meaning': 'kernel checksum mismatch', 'cause': 'CRC-32 of the kernel image (header included, `image_crc32` read as zero) differs from `image_crc32`'},
+    0xB2: {'name': 'BAD_STAGE2', 'meaning': 'stage 2 corrupt', 'cause': 'stage 1: the stage 2 it read does not end with the `STAGE2_SIGNATURE` trailer, or its 2048 16-bit words do not add up to `STAGE2_WORD_SUM`'},
+    0xBF: {'name': 'BAD_HEADER', 'meaning': 'unsupported kernel header', 'cause': "the header's `version` is not `FLUD_HEADER_VERSION` or its `header_size` is not 64"},
+    0xBA: {'name': 'BAD_LOAD_ADDR', 'meaning': 'kernel load address unusable', 'cause': "`load_addr` is neither in [0x1000, 0x7C00) with the image ending by 0x7C00 nor at or above 1 MiB, or the image and its BSS, `[load_addr, bss_end)`, do not lie in one usable E820 range (or `bss_end` lies before the image's end)"},
+    0xBE: {'name': 'BAD_ENTRY', 'meaning': 'kernel entry outside the image', 'cause': '`entry` is not in `[load_addr + header_size, load_addr + kernel_bytes)`'},
 }
 
 # The kernel (or the loader) writes one byte to port 0xF4; QEMU exits with `(value << 1) | 1`.

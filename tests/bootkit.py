@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,13 @@ SECTOR = protocol.SECTOR_SIZE
 KERNEL_OFFSET = protocol.KERNEL_LBA * SECTOR
 HEADER_SIZE = protocol.FLUD_HEADER_SIZE
 HDR_LOAD_ADDR = protocol.HDR_LOAD_ADDR
+HDR_ENTRY = protocol.HDR_ENTRY
 HDR_KERNEL_BYTES = protocol.HDR_KERNEL_BYTES
+HDR_IMAGE_CRC32 = protocol.HDR_IMAGE_CRC32
+STAGE2_OFFSET = protocol.STAGE2_LBA * SECTOR
+STAGE2_BYTES = protocol.STAGE2_SECTORS * SECTOR
+U32 = struct.Struct("<I")
+U16 = struct.Struct("<H")
 
 VGA_TEXT_BUFFER = 0xB8000
 VGA_COLS, VGA_ROWS = 80, 25
@@ -110,6 +117,27 @@ def crafted(image: Path, dest: Path, edit: Callable[[bytearray], None]) -> Path:
 def image_kernel_bytes(raw: bytes) -> int:
     """The header's kernel_bytes, read from a disk image."""
     return struct.unpack_from("<I", raw, KERNEL_OFFSET + HDR_KERNEL_BYTES)[0]
+
+
+def kernel_crc32(kernel: bytes | bytearray) -> int:
+    """image_crc32 as the spec defines it (docs/boot-protocol.md), computed here
+    independently of the stamp plugin: zlib.crc32 of the whole image with the
+    field itself read as zero."""
+    image = bytearray(kernel)
+    U32.pack_into(image, HDR_IMAGE_CRC32, 0)
+    return zlib.crc32(bytes(image))
+
+
+def restamp_crc(raw: bytearray) -> None:
+    """Recompute the header's image_crc32 inside a disk image, after an edit of
+    the header that only the loader's range checks may catch."""
+    kernel = raw[KERNEL_OFFSET:KERNEL_OFFSET + image_kernel_bytes(raw)]
+    U32.pack_into(raw, KERNEL_OFFSET + HDR_IMAGE_CRC32, kernel_crc32(kernel))
+
+
+def stage2_word_sum(stage2: bytes) -> int:
+    """What stage 1 adds up: stage 2's 16-bit little-endian words, modulo 2^16."""
+    return sum(U16.unpack_from(stage2, i)[0] for i in range(0, len(stage2), U16.size)) & 0xFFFF
 
 
 def read_screen(image: Path, drive: str, done: str, workdir: Path) -> str:

@@ -3,25 +3,38 @@
 The kernel, the native runner and the JIT find benchmarks by name through
 ``bench_registry[]`` (src/bench/bench.h). This plugin generates it from the
 manifest, so adding a benchmark is one C file plus one manifest entry.
+
+A size must fit the registry's uint32_t, and must not pass the benchmark's
+own limit: the ``#define BENCH_MAX_SIZE <n>`` line of its source, the bound
+above which its arena no longer fits the 32-bit arithmetic of the kernel
+(bench.h). The limit is read from that line, where the descriptor takes it
+from too, so it is defined once; a size above it stops the build while the
+task graph is declared (``doit list`` included), naming the manifest line.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from fluidbuild.atomic import write_text
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
-from fluidbuild.model import BuildContext, PyAction, Target, TargetResult, TaskSpec
-from fluidbuild.schema import Bool, Field, Int, List, Map, Schema, Str
+from fluidbuild.manifest import read_manifest
+from fluidbuild.model import BuildContext, Manifest, PyAction, Target, TargetResult, TaskSpec
+from fluidbuild.schema import Bool, Field, Int, List, Map, Schema, Str, Where
 
 NAME = r"[a-z][a-z0-9_]*"
+U32_MAX = 0xFFFFFFFF  # bench.h: sizes are uint32_t
 BENCHMARK = Map({
     "name": Field(Str(pattern=NAME), required=True),
-    "size": Field(Int(minimum=1), doc="problem size (default: the benchmark's own)"),
+    "size": Field(Int(minimum=1, maximum=U32_MAX),
+                  doc="problem size (default: the benchmark's own; at most its BENCH_MAX_SIZE)"),
     "iterations": Field(Int(minimum=1, maximum=1_000_000), default=3),
 })
+# The limit's line in a benchmark source (bench.h), alone on its line.
+MAX_SIZE_LINE = re.compile(r"^#define BENCH_MAX_SIZE ([0-9]+)$", re.M)
 
 
 @hookimpl
@@ -37,11 +50,13 @@ def fluidbuild_options_schema() -> Map:
 @hookimpl
 def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
     benchmarks = ctx.manifest.sections.get("benchmarks") or []
-    available = {os.path.basename(s)[:-2] for s in target.sources if s.endswith(".c")}
-    for bench in benchmarks:
+    available = {os.path.basename(s)[:-2]: s for s in target.sources if s.endswith(".c")}
+    for i, bench in enumerate(benchmarks):
         if bench["name"] not in available:
             raise FluidError(f"benchmarks: no source for '{bench['name']}' among target "
                              f"'{target.name}' sources (known: {', '.join(sorted(available))})")
+        if bench["size"] is not None:
+            _check_size(ctx.manifest, i, bench, available[bench["name"]])
     out = ctx.out("gen", f"{target.name}.c")
     entries = [{"name": b["name"], "size": b["size"] or 0, "iterations": b["iterations"]}
                for b in benchmarks]
@@ -54,6 +69,41 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
         config={"entries": entries, "tuned": tuned},
     )
     return TargetResult([task], [out])
+
+
+def max_size(root: str, source: str) -> int:
+    """The BENCH_MAX_SIZE of the benchmark source ``source`` (project-relative)."""
+    try:
+        with open(os.path.join(root, source), encoding="utf-8") as f:
+            found = MAX_SIZE_LINE.findall(f.read())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FluidError(f"{source}: cannot read the benchmark's size limit: {exc}") from None
+    if len(found) != 1:
+        raise FluidError(f"{source}: expected one line '#define BENCH_MAX_SIZE <n>' (the largest size "
+                         f"the benchmark takes, src/bench/bench.h), found {len(found)}")
+    return int(found[0])
+
+
+def _check_size(manifest: Manifest, index: int, bench: dict[str, Any], source: str) -> None:
+    limit = max_size(manifest.root, source)
+    if bench["size"] > limit:
+        raise _size_where(manifest, index).fail(
+            f"{bench['name']} size {bench['size']} is above its limit {limit} (BENCH_MAX_SIZE in "
+            f"{source}: a larger arena does not fit the kernel's 32-bit arithmetic)")
+
+
+def _size_where(manifest: Manifest, index: int) -> Where:
+    """Where ``benchmarks[index].size`` is written: the validated section keeps no
+    lines, so the manifest is read again (only to report an error)."""
+    section = item = size = None
+    try:
+        data, _ = read_manifest(manifest.path, manifest.root)
+        items = data["benchmarks"]
+        section, item = data.key_lines.get("benchmarks"), items.item_lines[index]
+        size = items[index].key_lines.get("size")
+    except (FluidError, LookupError, AttributeError, TypeError):
+        pass  # the message still names the key path
+    return Where(manifest.path, "benchmarks", section).child(index, item).child("size", size)
 
 
 def render(entries: list[dict[str, Any]], tuned: bool) -> str:

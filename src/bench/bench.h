@@ -4,7 +4,16 @@
  * The caller owns memory: it asks mem_bytes(size), hands setup() an arena of
  * that many bytes (64-byte aligned), then calls run() any number of times and
  * checksum() at the end. Benchmarks never allocate and never call libc: only
- * what src/runtime/klib.h provides. */
+ * what src/runtime/klib.h provides.
+ *
+ * Sizes are bounded: above max_size, mem_bytes() and the offsets inside the
+ * arena no longer fit the 32-bit size_t of i386 (the kernel, the native i386
+ * runner) and would wrap to a small arena that run() overflows. Callers
+ * refuse larger sizes. Each source defines the bound once, on a line of its
+ * own that the build also reads to check the manifest's sizes
+ * (plugins/fluidos/bench_registry.py):
+ *     #define BENCH_MAX_SIZE 16384
+ * with a comment above it saying which arena the bound keeps under 4 GiB. */
 #ifndef FLUID_BENCH_H
 #define FLUID_BENCH_H
 
@@ -31,6 +40,10 @@ struct bench_desc {
      * for reference checks or replace the input before run(). */
     void (*regions)(uint32_t size, struct bench_region *input,
                     struct bench_region *output);
+    /* The largest size this benchmark takes: BENCH_MAX_SIZE of its source.
+     * Last, after the functions: the JIT reads the fields above by position
+     * (fluidjit/workload.py, fluidjit/variants.py). */
+    uint32_t max_size;
 };
 
 /* The build compiles every benchmark source twice, with

@@ -67,6 +67,11 @@ _Static_assert(FFT_VL <= FFT_TW_LANES, "twiddle tables too narrow for FFT_VL");
 /* Doubles per twiddle entry of a wide stage: w, w^2, w^3 as (re, im). */
 #define FFT_TW_WIDE 6
 
+/* The largest size: a 2^25-point transform needs a 2.8 GiB arena (input,
+ * output, two work buffers and the twiddle tables, about 89 bytes per
+ * point); 2^26 points would pass 4 GiB, the i386 size_t. */
+#define BENCH_MAX_SIZE 33554432
+
 enum { FFT_STREAM_SPECTRUM = 1 };
 
 struct fft_cvec {
@@ -555,4 +560,5 @@ const struct bench_desc BENCH_SYMBOL(fft_1d) = {
     .checksum = fft_checksum,
     .work = fft_work,
     .regions = fft_regions,
+    .max_size = BENCH_MAX_SIZE,
 };

@@ -14,6 +14,10 @@
 
 #define MM_ROWS 4 /* rows of C per pass over B */
 
+/* The largest n: the arena, three n x n float matrices, is 3 GiB at 16384
+ * and passes 4 GiB, the i386 size_t, from n = 18919 on. */
+#define BENCH_MAX_SIZE 16384
+
 enum { MM_STREAM_A = 1, MM_STREAM_B = 2 };
 
 static size_t mm_matrix_bytes(uint32_t n)
@@ -107,4 +111,5 @@ const struct bench_desc BENCH_SYMBOL(matrix_mul) = {
     .checksum = mm_checksum,
     .work = mm_work,
     .regions = mm_regions,
+    .max_size = BENCH_MAX_SIZE,
 };

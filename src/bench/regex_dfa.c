@@ -55,6 +55,12 @@
 #define RX_STREAMS 2
 #endif
 
+/* The largest corpus: 1 GiB. The arena takes up to twice the corpus (the
+ * match offsets of every stream add up to size / 16 * 4 * RX_STREAMS bytes,
+ * then the DFA and the workspace): 2.0 GiB here, just over 4 GiB, the i386
+ * size_t, for a 2 GiB corpus. */
+#define BENCH_MAX_SIZE 1073741824
+
 enum { RX_STREAM_CORPUS = 1 };
 enum rx_kind { RX_EPS, RX_SPLIT, RX_SET, RX_MATCH };
 
@@ -861,4 +867,5 @@ const struct bench_desc BENCH_SYMBOL(regex_dfa) = {
     .checksum = rx_checksum,
     .work = rx_work,
     .regions = rx_regions,
+    .max_size = BENCH_MAX_SIZE,
 };

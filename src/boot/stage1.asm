@@ -1,9 +1,9 @@
 ; stage1.asm - boot sector (LBA 0), loaded by the BIOS at 0000:7C00.
 ;
 ; Records the reset-to-boot cycle count, sets up flat real-mode segments and
-; a stack, loads stage 2 (LBA 1-8) to 0000:7E00 with CHS INT 13h reads, and
-; jumps to it with the boot drive in DL. It must fit in one 512-byte sector
-; that ends with the 0x55 0xAA boot signature.
+; a stack, loads stage 2 (LBA 1-8) to 0000:7E00 with CHS INT 13h reads,
+; checks its trailer, and jumps to it with the boot drive in DL. It must fit
+; in one 512-byte sector that ends with the 0x55 0xAA boot signature.
 
 %include "boot.inc"
 
@@ -68,6 +68,27 @@ stage1_start:
     jmp fatal
 
 .loaded:
+    ; The BIOS reads whatever the sectors hold: a blank, foreign or damaged
+    ; disk would be jumped into and run as garbage. Stage 2 ends with a
+    ; trailer (docs/boot-protocol.md): its signature, then a checksum the
+    ; build chose so that all of stage 2's 16-bit words add up to
+    ; STAGE2_WORD_SUM. DS = 0 and DF = 0 here, so LODSW walks stage 2 upwards.
+    cmp word [STAGE2_TRAILER + TRAILER_SIGNATURE], STAGE2_SIGNATURE
+    jne .corrupt
+    mov si, STAGE2_ADDR
+    mov cx, STAGE2_WORDS
+    xor bx, bx
+.sum:
+    lodsw
+    add bx, ax                          ; modulo 2^16, as the build summed
+    loop .sum
+    cmp bx, STAGE2_WORD_SUM
+    je .checked
+.corrupt:
+    mov al, FATAL_BAD_STAGE2
+    jmp fatal
+
+.checked:
     ; Stage 2 expects CS = DS = ES = SS = 0 and the boot drive in DL.
     mov dl, [boot_drive]
     jmp 0:STAGE2_ADDR

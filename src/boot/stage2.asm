@@ -88,8 +88,17 @@ protected_entry:
 %include "load.inc"
 
 %if __?PASS?__ == FINAL_PASS
-  %if ($ - $$) > STAGE2_SIZE
-    %error "stage 2 code is larger than its 4096 bytes"
+  %if ($ - $$) > STAGE2_SIZE - STAGE2_TRAILER_SIZE
+    %error "stage 2 code overlaps its trailer in the last bytes of its 4096"
   %endif
 %endif
-    times STAGE2_SIZE - ($ - $$) db 0
+    times STAGE2_SIZE - STAGE2_TRAILER_SIZE - ($ - $$) db 0
+
+; The trailer stage 1 checks before it jumps here (docs/boot-protocol.md):
+; the signature is assembled, the checksum over all of stage 2 can only be
+; computed from the finished binary, so the build's stamp step fills it in.
+%if TRAILER_SIGNATURE != 0 || TRAILER_CHECKSUM != 2 || STAGE2_TRAILER_SIZE != 4
+  %error "the trailer written here is not the protocol's stage2_trailer"
+%endif
+    dw STAGE2_SIGNATURE                 ; signature
+    dw 0                                ; checksum, stamped by the build

@@ -14,6 +14,7 @@
 #include "mem.h"
 #include "pmu.h"
 #include "profile.h"
+#include "test_hooks.h"
 #include "timer.h"
 
 #define ARENA_ALIGN 64 /* bench.h: arenas are 64-byte aligned */
@@ -31,10 +32,30 @@ struct bench_result {
     struct pmu_counts pmu; /* over the timed runs; only when pmu_available() */
 };
 
-static void measure(const struct bench_desc *d, uint32_t size,
+/* The arena `d` needs at `size`, or a panic naming the benchmark. Above
+ * its max_size a benchmark's mem_bytes() wraps around the 32-bit size_t
+ * and asks for a small arena that run() then writes far past; and an arena
+ * larger than the heap's largest free block cannot be had at all. */
+static size_t arena_bytes(const char *name, const struct bench_desc *d, uint32_t size)
+{
+    struct mem_stats st;
+    size_t bytes;
+
+    if (size > d->max_size)
+        panic("benchmark %s: size %u is above its limit %u (BENCH_MAX_SIZE): its arena "
+              "would not fit in 32 bits", name, size, d->max_size);
+    bytes = d->mem_bytes(size);
+    mem_get_stats(&st);
+    if (bytes > st.largest_free)
+        panic("benchmark %s: size %u needs a %zu-byte arena, more than the %zu bytes of "
+              "the heap's largest free block", name, size, bytes, st.largest_free);
+    return bytes;
+}
+
+static void measure(const char *name, const struct bench_desc *d, uint32_t size,
                     uint32_t iterations, struct bench_result *r)
 {
-    void *arena = kmalloc_aligned(d->mem_bytes(size), ARENA_ALIGN);
+    void *arena = kmalloc_aligned(arena_bytes(name, d, size), ARENA_ALIGN);
     struct pmu_counts before, after;
 
     d->setup(arena, size, BENCH_DEFAULT_SEED);
@@ -111,13 +132,13 @@ static void run_entry(uint32_t i, const char *cpu_tag)
 
     if (!d)
         check_failed("benchmark %s has no generic variant", e->name);
-    size = e->size ? e->size : d->default_size;
+    size = test_hooks_bench_size(e->size ? e->size : d->default_size);
     /* At least one timed run, so there is something to divide by. */
     iterations = e->iterations ? e->iterations : 1;
 
     ksnprintf(variant, sizeof(variant), "%s_%s", e->name,
               d == e->tuned ? cpu_tag : "generic");
-    measure(d, size, iterations, &r);
+    measure(e->name, d, size, iterations, &r);
     report(e->name, variant, d->unit, &r);
 }
 

@@ -11,6 +11,9 @@
 #ifndef FLUID_TEST_OOM
 #define FLUID_TEST_OOM 0
 #endif
+#ifndef FLUID_TEST_BENCH_SIZE
+#define FLUID_TEST_BENCH_SIZE 0 /* 0: the registry's size */
+#endif
 
 #define TEST_FAULT_INVALID_OPCODE 1
 #define TEST_FAULT_DIVIDE_ERROR 2
@@ -38,4 +41,9 @@ void test_hooks_run(void)
         kprintf("test: allocating more than the heap holds\n");
         kfree(kmalloc(st.managed_bytes + 1));
     }
+}
+
+uint32_t test_hooks_bench_size(uint32_t size)
+{
+    return FLUID_TEST_BENCH_SIZE ? (uint32_t)FLUID_TEST_BENCH_SIZE : size;
 }

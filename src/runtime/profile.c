@@ -22,29 +22,6 @@ static inline __attribute__((always_inline)) uint64_t fluid_prof_rdtsc(void)
     return __builtin_ia32_rdtsc();
 }
 
-void fluid_prof_reset(void)
-{
-    uint32_t i, a;
-
-    /* Field by field rather than a struct assignment: a zeroed aggregate
-     * may be lowered to a memset call, which the JIT instruments. */
-    for (i = 0; i < FLUID_PROF_MAX_FUNCS; i++) {
-        struct fluid_prof_fn *fn = &fluid_prof_table[i];
-
-        fn->calls = 0;
-        fn->cycles = 0;
-        fn->self_cycles = 0;
-        fn->first_tsc = 0;
-        fn->guard_misses = 0;
-        for (a = 0; a < FLUID_PROF_MAX_ARGS; a++) {
-            fn->args[a].seen = 0;
-            fn->args[a].value = 0;
-            fn->args[a].changes = 0;
-        }
-    }
-    fluid_prof_depth = 0;
-}
-
 uint64_t fluid_prof_now(void)
 {
     return fluid_prof_rdtsc();

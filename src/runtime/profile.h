@@ -55,9 +55,6 @@ struct fluid_prof_fn {
 extern struct fluid_prof_fn fluid_prof_table[FLUID_PROF_MAX_FUNCS];
 extern const uint32_t fluid_prof_record_size;
 
-/* Zeroes the table and forgets any open call. */
-void fluid_prof_reset(void);
-
 /* The time-stamp counter (RDTSC). */
 uint64_t fluid_prof_now(void);
 

@@ -277,6 +277,26 @@ static void report(const struct options *opt, const struct bench_desc *desc,
     sys_write(SYS_STDOUT, line.buf, line.len);
 }
 
+/* bench.h: above max_size the arena's size and offsets wrap around the i386
+ * size_t and run() would write past the arena, so such a size is refused
+ * (with a message) before anything is allocated. */
+static int size_refused(const struct bench_desc *desc, uint32_t size)
+{
+    char buf[LINE_BYTES];
+    struct text msg = {buf, sizeof buf, 0};
+    if (size <= desc->max_size)
+        return 0;
+    text_str(&msg, "runner: ");
+    text_str(&msg, desc->name);
+    text_str(&msg, " size ");
+    text_u64(&msg, size);
+    text_str(&msg, " is above its limit ");
+    text_u64(&msg, desc->max_size);
+    text_str(&msg, " (BENCH_MAX_SIZE)\n");
+    sys_write(SYS_STDERR, msg.buf, msg.len);
+    return 1;
+}
+
 int bench_main(int argc, char **argv)
 {
     struct options opt;
@@ -298,6 +318,8 @@ int bench_main(int argc, char **argv)
         opt.size = entry->size ? entry->size : desc->default_size;
     if (opt.iterations == FROM_REGISTRY)
         opt.iterations = entry->iterations;
+    if (size_refused(desc, opt.size))
+        return EXIT_USAGE;
 
     size_t bytes = desc->mem_bytes(opt.size);
     void *arena = sys_map_anon(bytes ? bytes : 1);
