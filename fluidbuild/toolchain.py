@@ -25,8 +25,6 @@ CLANG = ToolSpec("clang", ("clang-22", "clang-21", "clang-20", "clang-19", "clan
 NASM = ToolSpec("nasm", ("nasm",), "nasm", ("-v",))
 LINKER = ToolSpec("linker", ("ld.lld-22", "ld.lld-21", "ld.lld-20", "ld.lld-19", "ld.lld", "ld"),
                   "lld-19")
-QEMU_I386 = ToolSpec("qemu-system-i386", ("qemu-system-i386",), "qemu-system-x86")
-QEMU_X86_64 = ToolSpec("qemu-system-x86_64", ("qemu-system-x86_64",), "qemu-system-x86")
 
 
 class Toolbox:

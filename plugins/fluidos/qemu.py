@@ -21,9 +21,10 @@ from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, PyAction, TaskSpec, Tool, ToolSpec
 from fluidbuild.schema import Bool, Checked, Field, Float, Int, List, Map, MapOf, RelPath, Schema, Str, Where
-from fluidbuild.toolchain import QEMU_I386, QEMU_X86_64
 from fluidbuild_plugins.fluidos import disk
 
+QEMU_I386 = ToolSpec("qemu-system-i386", ("qemu-system-i386",), "qemu-system-x86")
+QEMU_X86_64 = ToolSpec("qemu-system-x86_64", ("qemu-system-x86_64",), "qemu-system-x86")
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
 BOOT_ORDER = {"floppy": "a", "ide": "c"}
 DEBUG_LOG = "qemu.log"  # under the build directory
