@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from fluidbench import protocol
+from fluidbench import lines
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest
 
@@ -58,7 +58,7 @@ def run(runner: str | Path, name: str, variant: str, size: int | str, iterations
         line = json.loads(body)
     except json.JSONDecodeError as exc:
         raise FluidError(f"{' '.join(argv)}: unreadable {LINE_TAG} line ({exc}): {body}") from None
-    errors = protocol.line_errors(LINE_TAG, line)
+    errors = lines.line_errors(LINE_TAG, line)
     if errors:
         raise FluidError(f"{' '.join(argv)}: {'; '.join(errors)}")
     return line

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_project, doit
 
-from fluidbench import native, oracle, protocol
+from fluidbench import lines, native, oracle
 
 VARIANTS = ("generic", "tuned")
 ARCHES = ("x86_64", "i386")
@@ -62,7 +62,7 @@ def test_output_matches_reference(
     dump_file = tmp_path / "dump.bin"
     result = run_bench(runners[arch], name, variant, size, "--dump-file", str(dump_file))
     assert (result["name"], result["variant"], result["arch"], result["size"]) == (name, variant, arch, size)
-    assert protocol.line_errors("FLUID-BENCH", result) == [], result
+    assert lines.line_errors("FLUID-BENCH", result) == [], result
     assert result["work"] > 0 and result["ns"] > 0 and result["throughput_milli"] > 0
     assert result["throughput_unit"] == result["unit"] + "/s"
     dump = oracle.read_dump(dump_file)

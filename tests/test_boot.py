@@ -225,7 +225,7 @@ def test_serial_lines_follow_the_protocol_schemas(default_boots: dict[str, BootR
         lines = result.lines(tag)
         assert lines, f"{drive}: no {tag} line:\n{result.serial}"
         for line in lines:
-            assert protocol.line_errors(tag, line) == [], line
+            assert lines.line_errors(tag, line) == [], line
 
 
 def test_benchmarks_report_without_pmu_counts_under_tcg(default_boots: dict[str, BootResult]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, doit, edit, executed
 
-from fluidbench import protocol
+from fluidbench import lines, protocol
 from fluidbuild.errors import FluidError
 from fluidbuild_plugins.fluidos import protocol as generator
 
@@ -120,8 +120,8 @@ def test_spec_says_what_the_boot_and_fault_tests_expect() -> None:
 def test_one_bench_schema_for_kernel_and_native_lines() -> None:
     import json
 
-    assert protocol.line_errors("FLUID-BENCH", json.loads(KERNEL_LINE)) == []
-    assert protocol.line_errors("FLUID-BENCH", json.loads(NATIVE_LINE)) == []
+    assert lines.line_errors("FLUID-BENCH", json.loads(KERNEL_LINE)) == []
+    assert lines.line_errors("FLUID-BENCH", json.loads(NATIVE_LINE)) == []
     fields = protocol.LINES["FLUID-BENCH"]["fields"]
     common = [name for name, f in fields.items() if f["required"]]
     assert common == ["name", "variant", "size", "iterations", "cycles", "ns", "work", "unit",
@@ -137,14 +137,14 @@ def test_line_errors_name_what_is_wrong() -> None:
     del line["checksum"]
     line["size"] = True
     line["arch"] = "arm64"
-    errors = protocol.line_errors("FLUID-BENCH", line)
+    errors = lines.line_errors("FLUID-BENCH", line)
     assert "FLUID-BENCH: unknown field 'throughput'" in errors
     assert "FLUID-BENCH: missing field 'checksum'" in errors
     assert "FLUID-BENCH: field 'size' is bool, expected integer" in errors
     assert any(e.startswith("FLUID-BENCH: field 'arch' is 'arm64', expected one of") for e in errors)
-    assert protocol.line_errors("FLUID-EXIT", {"status": "ok"}) == []
-    assert protocol.line_errors("FLUID-EXIT", {"status": "fine"}) != []
-    assert protocol.line_errors("FLUID-NOPE", {}) == ["unknown line tag 'FLUID-NOPE'"]
+    assert lines.line_errors("FLUID-EXIT", {"status": "ok"}) == []
+    assert lines.line_errors("FLUID-EXIT", {"status": "fine"}) != []
+    assert lines.line_errors("FLUID-NOPE", {}) == ["unknown line tag 'FLUID-NOPE'"]
 
 
 # -- the spec is checked ------------------------------------------------------------------------
