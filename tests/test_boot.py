@@ -222,9 +222,9 @@ def test_serial_lines_follow_the_protocol_schemas(default_boots: dict[str, BootR
     exactly what the spec (src/protocol/protocol.toml) allows, required fields included."""
     result = default_boots[drive]
     for tag in protocol.LINES:
-        lines = result.lines(tag)
-        assert lines, f"{drive}: no {tag} line:\n{result.serial}"
-        for line in lines:
+        printed = result.lines(tag)
+        assert printed, f"{drive}: no {tag} line:\n{result.serial}"
+        for line in printed:
             assert lines.line_errors(tag, line) == [], line
 
 
