@@ -21,7 +21,7 @@ from bootkit import (
 )
 from conftest import doit
 
-from fluidbench import protocol
+from fluidbench import lines, protocol
 from fluidbench.qemu import BootResult
 
 # drive -> (FLUID-BOOT "disk", BIOS drive number): a floppy has no INT 13h
