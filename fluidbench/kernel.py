@@ -9,7 +9,7 @@ the ``qemu`` plugin is honoured here too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +28,7 @@ class KernelRun:
     calibration: Calibration
     cpu: str  # QEMU CPU model of the measured boot
     boot: dict[str, Any]  # the FLUID-BOOT line (variant, missing features, ...)
-    results: list[dict[str, Any]]  # FLUID-BENCH lines; "tag" matrix_mul_AVX2, "variant" tuned
+    results: list[dict[str, Any]]  # FLUID-BENCH lines; "variant" avx2, "tag" matrix_mul_avx2
     seconds: float  # wall time of the boot
 
     @property
@@ -47,20 +47,21 @@ def commands(profile: RunProfile, qemu_command: Callable[[RunProfile, str], list
 
 
 def measure(profile: RunProfile, argvs: dict[str, list[str]], calibration: Calibration,
-            log_path: str) -> KernelRun:
-    """Boot with the accelerator the calibration chose; parse the kernel's results."""
-    result = boot(argvs[calibration.chosen], profile.timeout_s, log_path=log_path)
+            log_path: str, loader_errors: Mapping[int, str] | None = None) -> KernelRun:
+    """Boot with the accelerator the calibration chose; parse the kernel's results
+    (``loader_errors`` names the loader's FATAL codes, see :func:`fluidbench.qemu.boot`)."""
+    result = boot(argvs[calibration.chosen], profile.timeout_s, log_path=log_path,
+                  loader_errors=loader_errors)
     if not result.ok:
         raise FluidError(f"the in-kernel benchmark run failed: {result.reason()} (serial log: {log_path})")
     boot_lines = result.lines("FLUID-BOOT")
     if not boot_lines:
         raise FluidError(f"the kernel printed no FLUID-BOOT line (serial log: {log_path})")
-    benches = [{**line, "tag": line["variant"], "variant": _variant(line)}
-               for line in result.lines("FLUID-BENCH")]
+    benches = [{**line, "tag": f"{line['name']}_{line['variant']}"} for line in result.lines("FLUID-BENCH")]
     cpu = profile.cpu if calibration.chosen == "tcg" else KVM_CPU
     return KernelRun(calibration, cpu, boot_lines[0], benches, result.seconds)
 
 
-def _variant(line: dict[str, Any]) -> str:
-    """``matrix_mul_generic`` -> generic; ``matrix_mul_AVX2`` -> tuned."""
-    return GENERIC if line["variant"] == f"{line['name']}_{GENERIC}" else "tuned"
+def choices(run: KernelRun) -> dict[str, str]:
+    """Each benchmark's variant, as the kernel chose it (by measurement at boot)."""
+    return {line["name"]: line["variant"] for line in run.results}

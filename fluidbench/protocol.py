@@ -91,6 +91,141 @@ BOOT_INFO_E820_MAX = 32  # elements of e820
 BOOT_INFO_FORMAT = '<IBBBBHBBIIIQQII768s'  # struct module format of the whole structure
 BOOT_INFO_FIELDS = ('magic', 'boot_drive', 'disk_mode', 'a20_method', 'reserved', 'cylinders', 'heads', 'sectors_per_track', 'kernel_load', 'kernel_bytes', 'disk_sectors', 'tsc_stage1', 'tsc_handoff', 'e820_count', 'reserved2', 'e820')
 
+# Live re-JIT link: the fixed header of every frame on COM2, followed by `size` payload bytes.
+JIT_MAGIC = 0x54494A46  # `"FJIT"` (bytes 46 4A 49 54) read as a little-endian u32; a reader that sees anything else skips bytes until it finds it
+JIT_COM2_PORT = 0x2F8  # I/O base of the link's 16550 UART (COM2, 115200 8N1, polled)
+JIT_MAX_PAYLOAD = 0x10400  # largest payload a reader accepts (a PATCH: its 32-byte header and at most JIT_MAX_CODE bytes); a header announcing more is skipped as garbage
+JIT_MAX_CODE = 0x10000  # largest code a PATCH carries (64 KiB)
+JIT_ARENA_BYTES = 0x40000  # the kernel's code arena (256 KiB, page-aligned, in its BSS): every patch must lie inside it
+JIT_HELLO_TIMEOUT_MS = 300  # how long the kernel waits for WELCOME after HELLO; no answer: it runs on without a host
+JIT_PATCH_TIMEOUT_MS = 1500  # how long the kernel keeps running the old code after a PROFILE for the PATCH or DECLINE to arrive (the host's compile included); it polls the link between two calls and never idles
+JIT_FRAME_TIMEOUT_MS = 100  # the longest gap between two bytes of one frame the kernel waits out (the host sends a frame in one piece); a longer stall drops the frame
+JIT_SEND_TIMEOUT_MS = 100  # how long the kernel waits for room in the UART's transmitter per frame
+JIT_SILENT_LIMIT = 2  # requests in a row left unanswered within their timeout after which the kernel stops using the link
+JIT_KEEP_MARGIN_PERCENT = 2  # a patch is kept only when its median timed call is at least this much faster than the old code's
+JIT_PROFILED_CALLS = 2  # profiled calls of the old code before its PROFILE; also the untimed calls of each of the old and the new code, on fresh arenas, before they are timed
+JIT_MAX_ROUNDS = 3  # PATCHes one function may get: after a verdict the kernel profiles the code its slot holds and offers it again, until the host declines or this many rounds
+JIT_TIMED_CALLS = 5  # timed calls of each of the old and the new code at least, interleaved, before the verdict (the median of each counts)
+JIT_TIMED_BUDGET_MS = 200  # more timed pairs while the old code's timed calls took less than this in all (short functions get more samples)
+JIT_TIMED_MAX_CALLS = 31  # timed calls of each side at most; the count is always odd
+JIT_HEADER_SIZE = 16  # bytes of jit_header
+JIT_HDR_MAGIC = 0  # u32 magic
+JIT_HDR_OPCODE = 4  # u16 opcode
+JIT_HDR_FLAGS = 6  # u16 flags
+JIT_HDR_SEQ = 8  # u32 seq
+JIT_HDR_SIZE = 12  # u32 size
+JIT_OP_HELLO = 1  # opcode: kernel to host: jit_hello (build id, CPUID leaves, XCR0, code arena)
+JIT_OP_WELCOME = 2  # opcode: host to kernel, answering HELLO: jit_welcome
+JIT_OP_PROFILE = 3  # opcode: kernel to host: jit_profile of one function
+JIT_OP_PATCH = 4  # opcode: host to kernel, answering a PROFILE: jit_patch then the code bytes
+JIT_OP_DECLINE = 5  # opcode: host to kernel, answering a PROFILE: jit_decline (no patch for it)
+JIT_OP_VERDICT = 6  # opcode: kernel to host: jit_verdict (swap, kept, reverted, refused)
+JIT_OP_BYE = 7  # opcode: kernel to host: the kernel is done with the link (no payload)
+JIT_HEADER_OPCODE_VALUES = {1: 'HELLO', 2: 'WELCOME', 3: 'PROFILE', 4: 'PATCH', 5: 'DECLINE', 6: 'VERDICT', 7: 'BYE'}  # opcode: its name in serial lines
+JIT_HEADER_FORMAT = '<IHHII'  # struct module format of the whole structure
+JIT_HEADER_FIELDS = ('magic', 'opcode', 'flags', 'seq', 'size')
+
+# One CPUID leaf as the kernel read it.
+JIT_CPUID_SIZE = 24  # bytes of jit_cpuid
+JIT_CPUID_LEAF = 0  # u32 leaf
+JIT_CPUID_SUBLEAF = 4  # u32 subleaf
+JIT_CPUID_REGS = 8  # u32[4] regs
+JIT_CPUID_FORMAT = '<II16s'  # struct module format of the whole structure
+JIT_CPUID_FIELDS = ('leaf', 'subleaf', 'regs')
+
+# HELLO payload (kernel to host): what the host compiles for and where the code may go.
+JIT_HELLO_SIZE = 184  # bytes of jit_hello
+JIT_HELLO_BUILD_ID = 0  # u32 build_id
+JIT_HELLO_ARENA_ADDR = 4  # u32 arena_addr
+JIT_HELLO_ARENA_BYTES = 8  # u32 arena_bytes
+JIT_HELLO_BENCH_COUNT = 12  # u32 bench_count
+JIT_HELLO_TSC_KHZ = 16  # u32 tsc_khz
+JIT_HELLO_USABLE = 20  # u32 usable
+JIT_HELLO_CR4 = 24  # u32 cr4
+JIT_HELLO_LEAF_COUNT = 28  # u32 leaf_count
+JIT_HELLO_XCR0 = 32  # u64 xcr0
+JIT_HELLO_LEAVES = 40  # jit_cpuid[6] leaves
+JIT_CPUID_LEAVES = 6  # elements of leaves
+JIT_HELLO_FORMAT = '<IIIIIIIIQ144s'  # struct module format of the whole structure
+JIT_HELLO_FIELDS = ('build_id', 'arena_addr', 'arena_bytes', 'bench_count', 'tsc_khz', 'usable', 'cr4', 'leaf_count', 'xcr0', 'leaves')
+
+# WELCOME payload (host to kernel).
+JIT_WELCOME_SIZE = 8  # bytes of jit_welcome
+JIT_WELCOME_BUILD_ID = 0  # u32 build_id
+JIT_WELCOME_RESERVED = 4  # u32 reserved
+JIT_WELCOME_FORMAT = '<II'  # struct module format of the whole structure
+JIT_WELCOME_FIELDS = ('build_id', 'reserved')
+
+# PROFILE payload (kernel to host): one function, from the profiler runtime's record (src/runtime/profile.h).
+JIT_PROFILE_SIZE = 168  # bytes of jit_profile
+JIT_PROF_SLOT = 0  # u32 slot
+JIT_PROF_FN_ADDR = 4  # u32 fn_addr
+JIT_PROF_SIZE = 8  # u32 size
+JIT_PROF_RESERVED = 12  # u32 reserved
+JIT_PROF_CALLS = 16  # u64 calls
+JIT_PROF_CYCLES = 24  # u64 cycles
+JIT_PROF_SELF_CYCLES = 32  # u64 self_cycles
+JIT_PROF_ARGS = 40  # u64[12] args
+JIT_PROF_NAME = 136  # char[16] name
+JIT_PROF_VARIANT = 152  # char[16] variant
+JIT_NAME_LEN = 16  # elements of name
+JIT_VARIANT_LEN = 16  # elements of variant
+JIT_PROFILE_FORMAT = '<IIIIQQQ96s16s16s'  # struct module format of the whole structure
+JIT_PROFILE_FIELDS = ('slot', 'fn_addr', 'size', 'reserved', 'calls', 'cycles', 'self_cycles', 'args', 'name', 'variant')
+
+# PATCH payload (host to kernel): this header, then `bytes` bytes of code linked to run at `addr`.
+JIT_PATCH_SIZE = 32  # bytes of jit_patch
+JIT_PATCH_BUILD_ID = 0  # u32 build_id
+JIT_PATCH_SLOT = 4  # u32 slot
+JIT_PATCH_REPLACES = 8  # u32 replaces
+JIT_PATCH_ADDR = 12  # u32 addr
+JIT_PATCH_BYTES = 16  # u32 bytes
+JIT_PATCH_ENTRY = 20  # u32 entry
+JIT_PATCH_DIGEST = 24  # u32 digest
+JIT_PATCH_FLAGS = 28  # u32 flags
+JIT_PATCH_LAST = 1  # flags: the host's last candidate for this function
+JIT_PATCH_FLAGS_VALUES = {1: 'last'}  # flags: its name in serial lines
+JIT_PATCH_FORMAT = '<IIIIIIII'  # struct module format of the whole structure
+JIT_PATCH_FIELDS = ('build_id', 'slot', 'replaces', 'addr', 'bytes', 'entry', 'digest', 'flags')
+
+# DECLINE payload (host to kernel): no patch for this PROFILE.
+JIT_DECLINE_SIZE = 56  # bytes of jit_decline
+JIT_DECLINE_SLOT = 0  # u32 slot
+JIT_DECLINE_RESERVED = 4  # u32 reserved
+JIT_DECLINE_REASON = 8  # char[48] reason
+JIT_REASON_LEN = 48  # elements of reason
+JIT_DECLINE_FORMAT = '<II48s'  # struct module format of the whole structure
+JIT_DECLINE_FIELDS = ('slot', 'reserved', 'reason')
+
+# VERDICT payload (kernel to host): what became of a PATCH.
+JIT_VERDICT_SIZE = 48  # bytes of jit_verdict
+JIT_VERDICT_SLOT = 0  # u32 slot
+JIT_VERDICT_EVENT = 4  # u32 event
+JIT_VERDICT_REASON = 8  # u32 reason
+JIT_VERDICT_ADDR = 12  # u32 addr
+JIT_VERDICT_CYCLES_BEFORE = 16  # u64 cycles_before
+JIT_VERDICT_CYCLES_AFTER = 24  # u64 cycles_after
+JIT_VERDICT_CHECKSUM_BEFORE = 32  # u64 checksum_before
+JIT_VERDICT_CHECKSUM_AFTER = 40  # u64 checksum_after
+JIT_EVENT_SWAP = 1  # event: the code was copied and the slot now holds it: sent just before its first call (the host's latency ends here)
+JIT_EVENT_KEPT = 2  # event: timed faster than the old code with the same checksum: the slot keeps it
+JIT_EVENT_REVERTED = 3  # event: slower, or another checksum: the slot holds the old code again
+JIT_EVENT_REFUSED = 4  # event: the patch failed a check (`reason`); nothing was changed
+JIT_EVENT_CONFIRMED = 5  # event: after its rounds, the code the slot kept timed again against the boot choice, afresh: not slower
+JIT_EVENT_UNCONFIRMED = 6  # event: the same, slower (or another checksum): the slot holds the boot choice again
+JIT_VERDICT_EVENT_VALUES = {1: 'swap', 2: 'kept', 3: 'reverted', 4: 'refused', 5: 'confirmed', 6: 'unconfirmed'}  # event: its name in serial lines
+JIT_REASON_NONE = 0  # reason: kept or swapped
+JIT_REASON_BUILD = 1  # reason: refused: linked against another build
+JIT_REASON_SLOT = 2  # reason: refused: no such slot, or it no longer holds `replaces`
+JIT_REASON_BOUNDS = 3  # reason: refused: code or entry outside the arena, or too large
+JIT_REASON_OVERLAP = 4  # reason: refused: overlaps a kept patch (live code)
+JIT_REASON_DIGEST = 5  # reason: refused: the code's CRC-32 is not `digest`
+JIT_REASON_SLOWER = 6  # reason: reverted: not faster by `JIT_KEEP_MARGIN_PERCENT`
+JIT_REASON_CHECKSUM = 7  # reason: reverted: the benchmark's checksum differs from the old code's
+JIT_VERDICT_REASON_VALUES = {0: '', 1: 'build_id', 2: 'slot', 3: 'bounds', 4: 'overlap', 5: 'digest', 6: 'slower', 7: 'checksum'}  # reason: its name in serial lines
+JIT_VERDICT_FORMAT = '<IIIIQQQQ'  # struct module format of the whole structure
+JIT_VERDICT_FIELDS = ('slot', 'event', 'reason', 'addr', 'cycles_before', 'cycles_after', 'checksum_before', 'checksum_after')
+
 # Stage 2 to kernel hand-off: 32-bit protected mode, flat segments, interrupts off, A20 on.
 KERNEL_BOOT_MAGIC = 0x464C5544  # EAX at kernel entry ("FLUD" read big-endian)
 KERNEL_STACK_TOP = 0x90000  # ESP = EBP at kernel entry
@@ -188,9 +323,10 @@ LINES: dict[str, dict[str, Any]] = {
             'disk': {'type': 'string', 'required': True, 'enum': ('CHS', 'LBA'), 'pattern': None, 'by': '', 'doc': 'disk access stage 2 used (boot info `disk_mode`)'},
             'a20': {'type': 'string', 'required': True, 'enum': ('on', 'bios', 'kbc', 'fast', 'unknown'), 'pattern': None, 'by': '', 'doc': 'what opened the A20 gate (boot info `a20_method`; unknown: a value past the table)'},
             'mem_kib': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'usable memory from the E820 map, KiB'},
-            'cpu': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'CPU tag the tuned code was built for (header `cpu_tag`, "AVX2")'},
-            'variant': {'type': 'string', 'required': True, 'enum': ('tuned', 'generic'), 'pattern': None, 'by': '', 'doc': 'which benchmark variants the kernel dispatched to'},
-            'missing': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'feature names the tuned code needs and this CPU lacks'},
+            'cpu': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'CPU tag of the profile the `tuned` variant was built for (header `cpu_tag`, "AVX2")'},
+            'variant': {'type': 'string', 'required': True, 'enum': ('measured', 'generic', 'forced'), 'pattern': None, 'by': '', 'doc': "how the kernel chooses each benchmark's variant: measured (the fastest of the eligible ones, timed at boot), generic (this CPU runs only the generic variant) or forced (a test build's FLUID_TEST_ONLY_VARIANT)"},
+            'eligible': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the variants built into the image whose features this CPU has (CPUID, and XCR0 for AVX state), in table order ("generic", "sse2", "avx2")'},
+            'missing': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'feature names some variant built into the image needs and this CPU lacks (those variants are never run)'},
             'kernel_bytes': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'bytes the loader copied'},
             'boot_cycles': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "TSC cycles from stage 1's first instruction to `kernel_main`"},
             'boot_us': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the same in microseconds'},
@@ -200,7 +336,7 @@ LINES: dict[str, dict[str, Any]] = {
         'doc': 'one per benchmark result, from the kernel and the native runner (`cycles`, `ns`, `work` and the PMU counts are totals over the timed runs)',
         'fields': {
             'name': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'benchmark name ("matrix_mul")'},
-            'variant': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the variant that ran: the kernel prints `<name>_<cpu tag>` or `<name>_generic` ("matrix_mul_AVX2"), the native runner `generic` or `tuned`'},
+            'variant': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the variant that ran, a level of the manifest section `variants` ("generic", "sse2", "avx2", "tuned": the exact CPU profile); the native runner builds `generic` and `tuned`'},
             'size': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'problem size'},
             'iterations': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'timed run() calls'},
             'cycles': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'TSC cycles of all timed runs'},
@@ -212,6 +348,10 @@ LINES: dict[str, dict[str, Any]] = {
             'checksum': {'type': 'string', 'required': True, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': '', 'doc': "the benchmark's checksum of its output, 16 hex digits"},
             'pmu_instructions': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'instructions retired, where the CPU exposes performance counters to ring 0 (Intel architectural perfmon v2+ fixed counters, AMD PerfCtrExtCore; absent under QEMU TCG)'},
             'pmu_cycles': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'unhalted core cycles, where `pmu_instructions` is printed'},
+            'candidates': {'type': 'array', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'every eligible variant the kernel timed, in table order: objects `{"variant": name, "cycles": its fastest run at trial_size}`, with `"dropped": "checksum"` and its `"checksum"` when it disagreed with generic (then never chosen)'},
+            'chosen_by': {'type': 'string', 'required': False, 'enum': ('measured', 'only', 'forced'), 'pattern': None, 'by': 'kernel', 'doc': "measured: the fastest agreeing candidate; only: the one variant this CPU runs; forced: a test build's FLUID_TEST_ONLY_VARIANT"},
+            'trial_size': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'the problem size the candidates were timed at (at most `size`)'},
+            'select_us': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'TSC time the selection took (probe, setups, timed runs), microseconds'},
             'arch': {'type': 'string', 'required': False, 'enum': ('x86_64', 'i386'), 'pattern': None, 'by': 'native', 'doc': "the runner's architecture"},
             'min_ns': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'native', 'doc': 'the fastest single run()'},
             'median_ns': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'native', 'doc': 'the median run() (of the first 2^20 runs)'},
@@ -227,6 +367,35 @@ LINES: dict[str, dict[str, Any]] = {
             'eip': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'exception', 'doc': 'faulting EIP, hex'},
             'error_code': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'exception', 'doc': "the CPU's error code, hex"},
             'cr2': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'exception', 'doc': 'faulting address of a page fault, hex'},
+        },
+    },
+    'FLUID-JIT': {
+        'doc': "the kernel's live re-JIT events (docs/kernel-jit.md), one line each",
+        'fields': {
+            'event': {'type': 'string', 'required': True, 'enum': ('hello', 'profile', 'patch', 'swap', 'kept', 'reverted', 'refused', 'declined', 'silent', 'confirmed', 'unconfirmed', 'bye'), 'pattern': None, 'by': '', 'doc': "hello: the link's state at start; profile: a PROFILE sent; patch: a PATCH verified and copied; swap: the slot holds the new code; kept, reverted: the verdict; refused: a PATCH failed a check, nothing changed; declined: the host sent no patch; silent: no answer in time; confirmed, unconfirmed: after its rounds, the code a slot kept against the boot choice, timed afresh (unconfirmed: slower, the boot choice is back); bye: the kernel is done with the link"},
+            'function': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'all but hello, bye', 'doc': "the slot's function, `<benchmark>.run`"},
+            'variant': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'profile', 'doc': 'the variant the kernel chose at boot, whose run() is profiled'},
+            'cycles_before': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the old code's (confirmed, unconfirmed: the boot choice's) median timed call (`JIT_TIMED_CALLS` to `JIT_TIMED_MAX_CALLS` of them), TSC cycles"},
+            'cycles_after': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the new code's median of as many calls, interleaved with the old code's"},
+            'checksum_before': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the benchmark's checksum after the old code's calls"},
+            'checksum_after': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': 'the checksum after as many calls of the new code'},
+            'host': {'type': 'boolean', 'required': False, 'enum': None, 'pattern': None, 'by': 'hello', 'doc': 'a link server answered HELLO'},
+            'reason': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'hello, refused, reverted, unconfirmed, declined, silent', 'doc': "why (hello without a host: `no UART` or `no answer`; refused and reverted: a `jit_verdict` reason; declined: the host's)"},
+            'build_id': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{8}', 'by': 'hello', 'doc': "the kernel's build id (header `image_crc32`)"},
+            'arena': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{8}', 'by': 'hello', 'doc': "the code arena's address"},
+            'arena_bytes': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'hello', 'doc': "the code arena's size"},
+            'addr': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{8}', 'by': 'profile, patch, swap, refused', 'doc': "profile: the function the slot holds; patch, swap, refused: the patch's entry"},
+            'bytes': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'patch, refused', 'doc': 'code bytes of the patch'},
+            'digest': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{8}', 'by': 'patch', 'doc': "the code's CRC-32, as checked"},
+            'calls': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'profile', 'doc': 'profiled calls'},
+            'cycles': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'profile', 'doc': 'TSC cycles of the profiled calls'},
+            'size': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'profile', 'doc': "the calls' size argument"},
+            'wait_us': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'patch, declined, silent', 'doc': "microseconds the kernel waited for the answer to its PROFILE (the host's compile and the transfer)"},
+            'rx_us': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'patch', 'doc': "microseconds the PATCH frame took to arrive, from its header's magic to its last byte"},
+            'patches': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'PATCH frames received'},
+            'kept': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'patches kept'},
+            'refused': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'patches refused'},
+            'garbage': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'bytes the kernel skipped while looking for a frame header'},
         },
     },
 }

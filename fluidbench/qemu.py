@@ -18,12 +18,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluidbench import protocol
 from fluidbuild.errors import FluidError
+from fluidbuild.model import FatalCode
 
 # QEMU exits with (value << 1) | 1 for a value written to isa-debug-exit; the
 # values and the loader's codes are the protocol's (src/protocol/protocol.toml).
@@ -36,6 +37,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 DEFAULT_PROFILE = "default"  # the run profile every manifest has (doit run, doit bench)
+JIT_SOCKET = "jit.sock"  # a jit profile's link socket, in the build directory (a Unix socket path is short)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class RunProfile:
     drive: str  # "floppy" or "ide"
     args: tuple[str, ...]
     serial_log: str
+    # The keys of the profile's plugin (fluidbuild_settings_schema("run")), validated.
+    settings: dict[str, Any] = field(default_factory=dict)
+    # COM2 to the live re-JIT link server on this socket, with these extra server options
+    # (docs/kernel-jit.md).
+    jit: bool = False
+    jit_args: tuple[str, ...] = ()
+    jit_socket: str = ""
 
     @classmethod
     def from_section(cls, name: str, spec: dict[str, Any], build_dir: str) -> RunProfile:
@@ -59,7 +68,10 @@ class RunProfile:
         return cls(name=name, plugin=spec["plugin"], binary=spec["binary"], accel=spec["accel"],
                    cpu=spec["cpu"], memory_mib=spec["memory_mib"], timeout_s=spec["timeout_s"],
                    drive=spec["drive"], args=tuple(spec["args"]),
-                   serial_log=spec["serial_log"] or f"{build_dir}/serial-{name}.log")
+                   serial_log=spec["serial_log"] or f"{build_dir}/serial-{name}.log",
+                   settings=dict(spec.get("settings") or {}), jit=spec.get("jit", False),
+                   jit_args=tuple(spec.get("jit_args") or ()),
+                   jit_socket=f"{build_dir}/{JIT_SOCKET}" if spec.get("jit") else "")
 
 
 @dataclass
@@ -71,6 +83,9 @@ class BootResult:
     seconds: float
     argv: list[str] = field(default_factory=list)
     qemu_errors: str = ""  # what QEMU itself printed on stderr
+    # The loader's FATAL codes this boot may print, "NAME: meaning" by code: the built-in
+    # loader's, and those a package's loader defines (fluidbuild_fatal_codes).
+    loader_errors: Mapping[int, str] = field(default_factory=lambda: dict(LOADER_ERRORS))
 
     @property
     def ok(self) -> bool:
@@ -111,15 +126,16 @@ class BootResult:
                     f'{EXIT_TAG} {{"status":"ok"}} line')
         code = self.fatal_code
         if code is not None:
-            return f"loader fatal error 0x{code:02X} ({LOADER_ERRORS.get(code, 'unknown code')})"
+            return f"loader fatal error 0x{code:02X} ({self.loader_errors.get(code, 'unknown code')})"
         meaning = EXIT_MEANINGS.get(self.status, "QEMU ended without a guest verdict")
         return f"{meaning} (QEMU exit status {self.status})"
 
 
 def boot(argv: list[str], timeout_s: float, echo: bool = False,
-         log_path: str | None = None) -> BootResult:
+         log_path: str | None = None, loader_errors: Mapping[int, str] | None = None) -> BootResult:
     """Run QEMU until it exits or ``timeout_s`` passes; capture the serial console
     (its standard output) and QEMU's own messages (its standard error).
+    ``loader_errors`` names the loader's FATAL codes (default: the built-in loader's).
 
     QEMU never outlives the call: it is killed on a timeout, on any exception
     (KeyboardInterrupt included), and by the kernel if this process dies
@@ -133,6 +149,7 @@ def boot(argv: list[str], timeout_s: float, echo: bool = False,
     serial, errors = bytearray(), bytearray()
     sinks = {proc.stdout: serial, proc.stderr: errors}
     timed_out = False
+    echoed = 0  # bytes of the console already on the terminal
     try:
         with selectors.DefaultSelector() as sel:
             for stream in sinks:
@@ -149,21 +166,33 @@ def boot(argv: list[str], timeout_s: float, echo: bool = False,
                         continue
                     sinks[key.fileobj] += data
                     if echo and key.fileobj is proc.stdout:
-                        sys.stdout.write(data.decode(errors="replace"))
-                        sys.stdout.flush()
+                        echoed = _echo(serial, echoed, whole_lines=True)
     finally:
         if proc.poll() is None:
             proc.kill()
         status = proc.wait()
         for stream in sinks:
             stream.close()
+    if echo:
+        _echo(serial, echoed, whole_lines=False)
     text = serial.decode(errors="replace")
     if log_path:
         os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
         with open(log_path, "w") as f:
             f.write(text)
     return BootResult(None if timed_out else status, text, time.monotonic() - start, argv,
-                      errors.decode(errors="replace"))
+                      errors.decode(errors="replace"), dict(loader_errors or LOADER_ERRORS))
+
+
+def _echo(serial: bytearray, echoed: int, whole_lines: bool) -> int:
+    """Writes the console from byte ``echoed`` on (up to its last newline if ``whole_lines``:
+    another process writing to the terminal, the JIT's link server, never splits a line);
+    returns how far it is written."""
+    end = serial.rfind(b"\n") + 1 if whole_lines else len(serial)
+    if end > echoed:
+        sys.stdout.write(serial[echoed:end].decode(errors="replace"))
+        sys.stdout.flush()
+    return max(end, echoed)
 
 
 def _die_with_parent() -> None:
@@ -172,12 +201,22 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def loader_errors(codes: Mapping[int, FatalCode] | None) -> dict[int, str]:
+    """"NAME: meaning" by code, from the codes the used plugins define (the built-in
+    loader's come from the ``protocol`` plugin); without any, the built-in loader's."""
+    if not codes:
+        return dict(LOADER_ERRORS)
+    return {code: f"{item.name}: {item.meaning}" for code, item in codes.items()}
+
+
 def run_task(profile: RunProfile, qemu_command: Callable[..., list[str]], image: str,
-             debug: bool) -> None:
-    """The ``run`` and ``debug`` tasks: boot, stream the console, judge the result."""
+             debug: bool, fatal_codes: Mapping[int, FatalCode] | None = None) -> None:
+    """The ``run`` and ``debug`` tasks: boot, stream the console, judge the result
+    (``fatal_codes``: the loader codes the manifest's plugins define, by code)."""
     argv = qemu_command(profile, image, debug=debug)
     print(f"fluidbuild: booting {image} ({profile.name}: {' '.join(argv[1:])})", flush=True)
-    result = boot(argv, profile.timeout_s, echo=True, log_path=profile.serial_log)
+    result = boot(argv, profile.timeout_s, echo=True, log_path=profile.serial_log,
+                  loader_errors=loader_errors(fatal_codes))
     if not result.ok:
         raise FluidError(f"{image} did not boot successfully: {result.reason()}")
     print(f"fluidbuild: {image} ran successfully in {result.seconds:.2f} s", flush=True)

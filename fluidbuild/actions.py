@@ -17,7 +17,7 @@ from doit.dependency import get_file_md5
 from doit.exceptions import TaskFailed
 
 from fluidbuild.atomic import temp_path
-from fluidbuild.errors import FluidError
+from fluidbuild.errors import FluidError, details
 from fluidbuild.model import Command, PyAction
 
 # The whole environment a tool sees (as Bazel runs actions): variables such as
@@ -81,8 +81,9 @@ def run_python(action: PyAction, task: str, plugin: str) -> TaskFailed | None:
         return TaskFailed(f"{task}: plugin '{plugin}' called sys.exit({exc.code!r}) in "
                           f"{action.func.__name__}")
     except Exception as exc:  # noqa: BLE001 -- a plugin bug is named, not dumped
-        return TaskFailed(f"{task}: plugin '{plugin}' failed in {action.func.__name__}: "
-                          f"{type(exc).__name__}: {exc}")
+        trace = details(exc)  # FLUIDBUILD_TRACEBACK=1: the traceback first
+        return TaskFailed(f"{trace}\n" * bool(trace) + f"{task}: plugin '{plugin}' failed in "
+                          f"{action.func.__name__}: {type(exc).__name__}: {exc}")
     return None
 
 

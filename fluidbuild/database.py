@@ -46,6 +46,11 @@ class CommittingSqliteDB(SqliteDB):
         if dependency == LAST_KEY:
             self._write([task_id])
 
+    def cached(self, task_id: str) -> dict[str, Any] | None:
+        """The task's record as this process last read or wrote it (None: not read),
+        the same as the file's once the build ended (:mod:`fluidbuild.noop` reads it)."""
+        return self._cache.get(task_id)
+
     def dump(self) -> None:
         self._write(list(self._dirty))
         self._conn.close()

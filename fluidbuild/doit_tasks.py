@@ -9,6 +9,7 @@ A user mistake ends here with one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import os
 import sys
@@ -17,15 +18,16 @@ from typing import Any
 
 from doit.task import clean_targets
 
-from fluidbuild import cpuprofile, depfile, lock, state
+from fluidbuild import cache, cpuprofile, depfile, lock, noop, state
 from fluidbuild.actions import InputGuard, run_command, run_python
-from fluidbuild.errors import FluidError
+from fluidbuild.errors import TRACEBACK_ENV, FluidError, details
 from fluidbuild.filesig import SignatureChecker
 from fluidbuild.fingerprint import Fingerprint
 from fluidbuild.graph import build
 from fluidbuild.manifest import load as load_manifest
 from fluidbuild.model import Command, PyAction, TaskSpec
 from fluidbuild.plugin import Plugins
+from fluidbuild.reporter import Reporter
 from fluidbuild.toolchain import Toolbox
 
 # doit options that take a value: their value is not a task name.
@@ -43,6 +45,8 @@ VARIABLES = {
     "manifest": "the manifest to build (default manifest.yaml)",
     "profile": "the run profile of doit run / doit debug (default 'default')",
     "explain": "1: say which configuration key made each task rerun",
+    "traceback": "1: print the traceback behind a plugin's error (as FLUIDBUILD_TRACEBACK=1)",
+    "disable": "plugins not to load for this run, comma-separated (FLUIDBUILD_DISABLE; pytest's -p no:X)",
 }
 
 
@@ -91,7 +95,7 @@ def doit_config(build_dir: str) -> dict[str, Any]:
         "dep_file": os.path.join(build_dir, DATABASE),
         "default_tasks": default_tasks(sys.argv),
         "par_type": "thread",
-        "reporter": "executed-only",  # a no-op build prints nothing
+        "reporter": Reporter,  # executed-only output (a no-op prints nothing), progress, trace
         "cleanforget": True,
         "cleandep": True,
     }
@@ -102,9 +106,14 @@ def load(argv: list[str]) -> dict[str, Any]:
     for the doit command line ``argv``."""
     try:
         variables = command_line_variables(argv)
+        if variables.get("traceback", "") not in ("", "0"):
+            os.environ[TRACEBACK_ENV] = "1"  # read again by the actions, in this process
         read_only = bool(set(_words(argv)) & READ_ONLY_COMMANDS)
         return _load(variables.get("manifest", "manifest.yaml"), variables, read_only)
     except FluidError as exc:
+        trace = details(exc)
+        if trace:
+            print(trace, file=sys.stderr)
         print(f"fluidbuild: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as exc:  # a full disk, a read-only tree: one line, not a traceback
@@ -115,7 +124,11 @@ def load(argv: list[str]) -> dict[str, Any]:
 
 def _load(manifest_path: str, variables: dict[str, str], read_only: bool) -> dict[str, Any]:
     root = os.getcwd()
-    manifest, plugins = load_manifest(manifest_path, root)
+    disabled = tuple(name for name in variables.get("disable", "").split(",") if name)
+    manifest, plugins = load_manifest(manifest_path, root, disabled)
+    for name, info in sorted(plugins.broken.items()):  # this manifest does not use it: a warning
+        print(f"fluidbuild: warning: plugin '{name}' ({info.where}) is not loaded: {info.error}",
+              file=sys.stderr)
     config = doit_config(manifest.build_dir)
     try:
         lock.acquire(os.path.join(root, manifest.build_dir, ".fluidbuild", "lock"))
@@ -132,15 +145,20 @@ def _load(manifest_path: str, variables: dict[str, str], read_only: bool) -> dic
     profile = cpuprofile.resolve(manifest, plugins, toolbox)
     ctx = plugins.context(manifest, profile, toolbox, variables)
     graph = build(manifest, plugins, ctx)
-    graph.tasks.append(_plugins_task(plugins))
+    graph.tasks.append(_plugins_task(plugins, manifest.cpu_profile["plugin"]))
     toolbox.save()
+    noop.graph_loaded(manifest, graph.tasks, toolbox, config["dep_file"], read_only)
     explain = variables.get("explain", os.environ.get("FLUIDBUILD_EXPLAIN", "")) not in ("", "0")
     docs = {name: t.doc for name, t in manifest.targets.items()}
+    shared = cache.settings(manifest.cache, os.environ, root)
+    action_cache = cache.ActionCache(shared, root, profile, explain) if shared else None
+    if action_cache is not None:
+        atexit.register(action_cache.summary)  # hits, local builds and uploads, once at the end
 
     sweep = _orphan_sweep(graph.tasks, manifest.build_dir)
 
     def task_fluidbuild() -> Iterator[dict[str, Any]]:
-        for task in _to_doit(graph.tasks, docs, root, explain, manifest.task_timeout_s):
+        for task in _to_doit(graph.tasks, docs, root, explain, manifest.task_timeout_s, action_cache):
             if task["basename"] in config["default_tasks"] and "clean" in task:
                 task["clean"] = [*task["clean"], sweep]
             yield task
@@ -163,19 +181,18 @@ def _orphan_sweep(tasks: list[TaskSpec], build_dir: str) -> tuple[Callable[..., 
     return (sweep, [])
 
 
-def _plugins_task(plugins: Plugins) -> TaskSpec:
-    return TaskSpec("plugins", "list the loaded plugins, where each came from, and its version",
-                    [PyAction(_print_plugins, {"plugins": plugins})], always=True, verbosity=2)
+def _plugins_task(plugins: Plugins, cpu_plugin: str) -> TaskSpec:
+    return TaskSpec("plugins", "list the plugins: version, distribution, origin, hooks, whether this "
+                    "manifest uses each, and those not loaded", [PyAction(_print_plugins, {
+                        "plugins": plugins, "cpu_plugin": cpu_plugin})], always=True, verbosity=2)
 
 
-def _print_plugins(plugins: Plugins) -> None:
-    width = max(len(n) for n in plugins.info)
-    for name, info in sorted(plugins.info.items()):
-        print(f"{name:<{width}}  {info.version:<8}  {info.origin:<12}  {info.path}")
+def _print_plugins(plugins: Plugins, cpu_plugin: str) -> None:
+    print(plugins.report(cpu_plugin))
 
 
-def _to_doit(tasks: list[TaskSpec], docs: dict[str, str], root: str,
-             explain: bool, timeout_s: float) -> Iterator[dict[str, Any]]:
+def _to_doit(tasks: list[TaskSpec], docs: dict[str, str], root: str, explain: bool, timeout_s: float,
+             action_cache: cache.ActionCache | None = None) -> Iterator[dict[str, Any]]:
     groups_done: set[str] = set()
     for task in tasks:
         basename, _, sub = task.name.partition(":")
@@ -183,11 +200,11 @@ def _to_doit(tasks: list[TaskSpec], docs: dict[str, str], root: str,
             groups_done.add(basename)
             yield {"basename": basename, "name": None,
                    "doc": docs.get(basename) or f"build target '{basename}'"}
-        yield _task_dict(task, basename, sub, root, explain, timeout_s)
+        yield _task_dict(task, basename, sub, root, explain, timeout_s, action_cache)
 
 
 def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool,
-               timeout_s: float) -> dict[str, Any]:
+               timeout_s: float, action_cache: cache.ActionCache | None = None) -> dict[str, Any]:
     file_dep = list(task.file_dep)
     config = dict(task.config)
     vanished: list[str] = []
@@ -196,11 +213,15 @@ def _task_dict(task: TaskSpec, basename: str, sub: str, root: str, explain: bool
         file_dep.extend(d for d in found if d not in file_dep)
     plugin = config.get("plugin", {}).get("name", "")
     actions = [_action(a, root, task.name, plugin, timeout_s) for a in task.actions]
-    if task.depfile:
-        actions.append((_record_depfile, [task.depfile, root]))
-    if not task.always:
-        guard = InputGuard(task.name, file_dep, root)
-        actions = [guard.snapshot, *actions, guard.check]
+    if action_cache is not None and action_cache.cacheable(task):
+        # One action: look up, else run the actions above, record the depfile, upload.
+        actions = [action_cache.action(task, actions, InputGuard(task.name, file_dep, root))]
+    else:
+        if task.depfile:
+            actions.append((_record_depfile, [task.depfile, root]))
+        if not task.always:
+            guard = InputGuard(task.name, file_dep, root)
+            actions = [guard.snapshot, *actions, guard.check]
     result: dict[str, Any] = {
         "basename": basename,
         "actions": actions,

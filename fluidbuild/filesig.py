@@ -22,6 +22,20 @@ def signature(stat: os.stat_result) -> list[float | int]:
     return [stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns]
 
 
+# The MD5 of a file by path and signature: a regenerated header that came out the
+# same (build/gen/protocol.h) is hashed once per build, not once per task including it.
+_md5s: dict[tuple[str, tuple[float | int, ...]], str] = {}
+
+
+def md5_for(path: str, sig: list[float | int]) -> str:
+    """The MD5 of ``path``, whose stat signature is ``sig`` (remembered by both)."""
+    key = (path, tuple(sig))
+    found = _md5s.get(key)
+    if found is None:
+        found = _md5s[key] = get_file_md5(path)
+    return found
+
+
 class SignatureChecker(FileChangedChecker):
     """Modified unless the stat signature is the same; a different signature
     with the same content (a fresh checkout) is not a modification."""
@@ -30,12 +44,13 @@ class SignatureChecker(FileChangedChecker):
         if not isinstance(state, list) or len(state) != 2:  # recorded by another checker
             return True
         old_signature, old_md5 = state
-        if signature(file_stat) == old_signature:
+        sig = signature(file_stat)
+        if sig == old_signature:
             return False
-        return get_file_md5(file_path) != old_md5
+        return md5_for(file_path, sig) != old_md5
 
     def get_state(self, dep: str, current_state: Any) -> Any:
         sig = signature(os.stat(dep))
         if isinstance(current_state, list) and len(current_state) == 2 and current_state[0] == sig:
             return None  # unchanged: keep the record, hash nothing
-        return [sig, get_file_md5(dep)]
+        return [sig, md5_for(dep, sig)]

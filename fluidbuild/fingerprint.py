@@ -29,6 +29,8 @@ from fluidbuild.filesig import signature
 _KEY = "fluidbuild:config"
 _DIGEST = "fluidbuild:digest"
 _OUTPUTS = "fluidbuild:outputs"
+# The keys of the values doit saves for a task (read by fluidbuild.noop's record).
+DIGEST_KEY, OUTPUTS_KEY = _DIGEST, _OUTPUTS
 
 
 def canonical(config: Any) -> str:
@@ -102,6 +104,8 @@ class Fingerprint:
         self.explain = explain
         self.targets = list(targets or [])
         self.root = root
+        # Why the last call said "rerun" (the build trace shows it; explain=1 prints it).
+        self.reasons: list[str] = []
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         recorded = values.get(_OUTPUTS) or {}
@@ -111,17 +115,15 @@ class Fingerprint:
         if previous == self.digest:
             damaged = damaged_outputs(recorded, self.root)
             if not damaged:
+                self.reasons = []
                 return True
-            if self.explain:
-                print(f"[explain] {task.name}: output changed since it was built: {', '.join(damaged)}",
-                      file=sys.stderr)
-            return False
+            self.reasons = [f"output changed since it was built: {', '.join(damaged)}"]
+        elif previous is None:
+            self.reasons = ["never built (or built before fingerprints)"]
+        else:
+            old = json.loads(values.get(_KEY, "{}"))
+            self.reasons = describe_changes(old, json.loads(self.text)) or ["(unknown)"]
         if self.explain:
-            if previous is None:
-                print(f"[explain] {task.name}: never built (or built before fingerprints)",
-                      file=sys.stderr)
-            else:
-                old = json.loads(values.get(_KEY, "{}"))
-                for change in describe_changes(old, json.loads(self.text)) or ["(unknown)"]:
-                    print(f"[explain] {task.name}: {change}", file=sys.stderr)
+            for reason in self.reasons:
+                print(f"[explain] {task.name}: {reason}", file=sys.stderr)
         return False

@@ -2,14 +2,16 @@
 
 Targets are visited in dependency order; each target's plugin declares its
 tasks and outputs, and those outputs become the inputs of the targets that
-depend on it. Then every plugin may add whole-project tasks (the disk image,
-``run``, ``bench``...). Every task gets the identity of its plugin; tasks
-that cannot be built (a missing tool) become tasks that fail with that one
-clear message, so ``doit list`` and unrelated tasks keep working.
+depend on it. Then every plugin the manifest uses (:mod:`fluidbuild.plugin`)
+may add whole-project tasks (the disk image, ``run``, ``bench``...). Every
+task gets the identity of its plugin; tasks that cannot be built (a missing
+tool) become tasks that fail with that one clear message, so ``doit list``
+and unrelated tasks keep working.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,12 +48,26 @@ def build(manifest: Manifest, plugins: Plugins, ctx: BuildContext) -> Graph:
             outputs[name] = []
             continue
         outputs[name] = result.outputs
-        spec = {"sources": target.sources, "deps": target.deps, "flags": target.flags,
+        spec = {"sources": _sources_identity(target.sources), "deps": target.deps, "flags": target.flags,
                 "options": target.options}
         tasks.extend(_stamped(t, target.plugin, plugins, spec) for t in result.tasks)
     tasks.extend(_stamped(t, plugin, plugins) for plugin, t in plugins.tasks(manifest, ctx, outputs))
     _check_unique(tasks)
     return Graph(tasks, outputs)
+
+
+# A target's sources are listed in each task's configuration up to this many; a
+# longer list is named by its length and digest: 3,000 sources listed in each of
+# 3,000 tasks would be 270 MB of configuration to hash and store on every build.
+SOURCES_LISTED = 32
+
+
+def _sources_identity(sources: tuple[str, ...]) -> Any:
+    """What a task's configuration says of its target's sources (any change changes it)."""
+    if len(sources) <= SOURCES_LISTED:
+        return sources
+    digest = hashlib.sha256("\0".join(sources).encode()).hexdigest()
+    return {"count": len(sources), "sha256": digest}
 
 
 def _order(manifest: Manifest) -> list[str]:

@@ -14,21 +14,30 @@ from __future__ import annotations
 import difflib
 import glob
 import os
+import re
+import sys
+from importlib import metadata
 from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from fluidbuild.errors import ManifestError, PluginError
 from fluidbuild.model import Manifest, Target
-from fluidbuild.plugin import Plugins
+from fluidbuild.plugin import CPU_PROFILE_PLUGIN, Plugins
 from fluidbuild.schema import (
+    Checked,
     Field,
     Float,
     List,
     Map,
     MapOf,
+    PluginName,
     RelPath,
     Schema,
     Str,
     Where,
+    shown,
 )
 from fluidbuild.yamlsource import LineDict, load_yaml
 
@@ -56,22 +65,60 @@ TARGET = Map({
 })
 
 CPU_PROFILE = Map({
+    "plugin": Field(PluginName(hook="fluidbuild_cpu_profile"), default=CPU_PROFILE_PLUGIN,
+                    doc="the plugin producing the profile; an installed one never takes over unnamed"),
     "mode": Field(Str(choices=("host", "pinned", "generic")), default="host"),
     "cpu": Field(Str(pattern=r"[a-z0-9_.-]+"), doc="pinned: an LLVM CPU name such as haswell"),
     "features": Field(Str(pattern=r"([+-][a-z0-9_.]+)(,[+-][a-z0-9_.]+)*"),
                       doc="pinned: extra LLVM features, +avx2,-sha"),
 })
 
+
+def _check_cache_url(url: str, where: Where) -> None:
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    if not url.strip() or (scheme and scheme.group(1) not in ("http", "https", "file")):
+        raise where.fail(f"expected an http://, https:// or file:// URL or a directory, got {url!r}")
+
+
+CACHE = Map({
+    "url": Field(Checked(Str(), _check_cache_url), doc="http(s)://host:port/prefix (Bazel's HTTP remote "
+                 "cache) or a directory; FLUIDBUILD_REMOTE_CACHE overrides it"),
+    "mode": Field(Str(choices=("read-write", "read-only")), default="read-write",
+                  doc="read-only never uploads; FLUIDBUILD_REMOTE_CACHE_MODE overrides it"),
+    "salt": Field(Str(), default="", doc="part of every key: a new salt drops every entry"),
+    "timeout_s": Field(Float(minimum=0.1, maximum=600), default=5.0,
+                       doc="a request taking longer turns the cache off for the build"),
+})
+
+class PluginRequirement(Schema):
+    """A requirement on a plugin distribution, as pip takes it: ``fluid-crc32>=1.0``."""
+
+    def validate(self, value: Any, where: Where) -> str:
+        text = Str().validate(value, where)
+        try:
+            Requirement(text)
+        except InvalidRequirement as exc:
+            raise where.fail(f"expected a requirement such as 'fluid-crc32>=1.0', got {shown(text)} "
+                             f"({exc})") from None
+        return text
+
+    def describe(self) -> str:
+        return "a distribution requirement"
+
+
 CORE_SECTIONS: dict[str, Field] = {
     "project": Field(Map({"name": Field(Str(), default="fluid-os"),
                           "version": Field(Str(), default="0.0.0")})),
+    "requires": Field(List(PluginRequirement()), default=[],
+                      doc="plugin distributions the manifest needs, with version specifiers"),
     "build_dir": Field(RelPath(), default="build"),
     "local_plugins": Field(MapOf(RelPath(), key_pattern=NAME), default={}),
     "toolchain": Field(MapOf(List(Str(), min_items=1), key_pattern=r"[a-z][a-z0-9_-]*"), default={}),
-    "cpu_profile": Field(CPU_PROFILE),
+    "cpu_profile": Field(CPU_PROFILE, default=CPU_PROFILE.validate(None, Where("", "cpu_profile", None))),
     "task_timeout_s": Field(Float(minimum=1, maximum=86_400), default=1800.0,
                             doc="a program a task runs is killed after this long"),
     "targets": Field(MapOf(TARGET, key_pattern=NAME), required=True),
+    "cache": Field(CACHE, doc="the shared action cache (fluidbuild.cache)"),
 }
 
 
@@ -104,17 +151,24 @@ def read_manifest(path: str, root: str) -> tuple[LineDict, dict[str, str]]:
 
 
 def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest:
-    """Check ``data`` against the core schema plus the plugins' sections."""
+    """Check ``data`` against the core schema plus the plugins' sections, noting which
+    plugins the manifest uses (``plugins.used``)."""
     fields = dict(CORE_SECTIONS)
+    where = Where(path, "", 1, refs=[], plugins=plugins)
+    _check_requires(data, where, plugins)
     try:
         contributed = plugins.manifest_sections()
     except PluginError as exc:
         raise ManifestError(path, None, "", str(exc)) from None
-    for section, (_, schema) in contributed.items():
+    for section, (owner, schema) in contributed.items():
+        if section in data:
+            plugins.use(owner)
+        elif owner not in plugins.active():  # an unused package adds no section
+            continue
         # An absent mapping section reads as its defaults, so plugins need no fallbacks.
         default = schema.validate(None, Where(path, section, None)) if isinstance(schema, Map) else None
         fields[section] = Field(schema, default=default)
-    where = Where(path, "", 1, refs=[])
+    _check_unknown_sections(data, fields, where, plugins)
     top = Map(fields).validate(data, where)
     targets = _targets(top["targets"], data["targets"], where.child("targets", data.key_lines.get(
         "targets")), root, plugins)
@@ -127,7 +181,8 @@ def validate(data: LineDict, path: str, root: str, plugins: Plugins) -> Manifest
         path=path, root=root, build_dir=top["build_dir"],
         toolchain={k: tuple(v) for k, v in top["toolchain"].items()},
         cpu_profile=top["cpu_profile"], targets=targets, task_timeout_s=top["task_timeout_s"],
-        sections={name: top[name] for name in contributed},
+        cache=top["cache"],
+        sections={name: top[name] for name in contributed if name in fields},
     )
 
 
@@ -144,6 +199,7 @@ def _targets(specs: dict[str, Any], raw: LineDict, where: Where, root: str,
             schema = plugins.options_schema(spec["plugin"])
         except PluginError as exc:
             raise plugin_where.fail(str(exc)) from None
+        plugins.use(spec["plugin"])
         options_where = here.child("options", entry.key_lines.get("options"))
         options = schema.validate(spec["options"], options_where) if schema else {}
         if schema is None and spec["options"]:
@@ -158,6 +214,48 @@ def _targets(specs: dict[str, Any], raw: LineDict, where: Where, root: str,
                                tuple(spec["flags"]), options, spec["doc"])
     _check_acyclic(targets, where)
     return targets
+
+
+def _check_requires(data: LineDict, where: Where, plugins: Plugins) -> None:
+    """Every distribution ``requires:`` lists is installed in a matching version, and its
+    plugins are loaded (and used); a missing one is named with the pip command."""
+    items = data.get("requires")
+    if not items:
+        return
+    here = where.child("requires", data.key_lines.get("requires"))
+    texts = List(PluginRequirement()).validate(items, here)
+    lines = getattr(items, "item_lines", [])
+    for i, text in enumerate(texts):
+        item = here.child(i, lines[i] if i < len(lines) else None)
+        requirement = Requirement(text)
+        pip = f"{sys.executable} -m pip install '{text}'"
+        try:
+            version = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            raise item.fail(f"the plugin distribution '{requirement.name}' is not installed; install it "
+                            f"with: {pip}") from None
+        if not requirement.specifier.contains(version, prereleases=True):
+            raise item.fail(f"'{requirement.name}' {version} is installed, the manifest requires "
+                            f"{requirement.name}{requirement.specifier}; install it with: {pip}")
+        wanted = canonicalize_name(requirement.name)
+        for name, info in plugins.broken.items():
+            if canonicalize_name(info.distribution.split(" ")[0]) == wanted:
+                raise item.fail(f"'{requirement.name}' is installed but its plugin '{name}' is not loaded: "
+                                f"{info.error}")
+        for name, info in plugins.info.items():
+            if info.distribution and canonicalize_name(info.distribution.split(" ")[0]) == wanted:
+                plugins.use(name)
+
+
+def _check_unknown_sections(data: LineDict, fields: dict[str, Field], where: Where, plugins: Plugins) -> None:
+    """A top-level key no loaded plugin owns, while some plugins could not be loaded or are
+    disabled for this run: say so (the section may be theirs)."""
+    why = [f"'{name}' ({info.where}): {info.error}" for name, info in plugins.broken.items()]
+    why += [f"'{name}' (disabled for this run)" for name in sorted(plugins.disabled)]
+    for key in data:
+        if key not in fields and why:
+            raise where.child(key, data.key_lines.get(key)).fail(
+                f"unknown section '{key}', and these plugins are not loaded: {'; '.join(why)}")
 
 
 def _check_toolchain(toolchain: dict[str, Any], data: LineDict, where: Where, plugins: Plugins) -> None:
@@ -221,9 +319,9 @@ def _check_acyclic(targets: dict[str, Target], where: Where) -> None:
                 stack.append(iter(targets[dep].deps))
 
 
-def load(path: str, root: str) -> tuple[Manifest, Plugins]:
-    """Read, load plugins for, and validate the manifest at ``path``."""
+def load(path: str, root: str, disabled: tuple[str, ...] = ()) -> tuple[Manifest, Plugins]:
+    """Read, load plugins for (but the ``disabled`` ones), and validate the manifest at ``path``."""
     data, local = read_manifest(path, root)
-    plugins = Plugins(local)
+    plugins = Plugins(local, disabled=disabled)
     return validate(data, path, root, plugins), plugins
 

@@ -46,6 +46,16 @@ class Target:
     doc: str = ""
 
 
+def source_name(path: str) -> str:
+    """A short name for a source file in task names and output paths: a project-relative
+    path as it is; a file outside the project (absolute: a package's benchmark source in
+    site-packages) as ``ext/<its folder>/<file>``, the same wherever the package is installed."""
+    if not path.startswith("/"):
+        return path
+    parts = path.rstrip("/").split("/")
+    return "/".join(["ext", *parts[-2:]])
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where one part goes on the disk image."""
@@ -56,7 +66,7 @@ class Placement:
     max_sectors: int | None  # None: up to the end of the disk
 
 
-@dataclass
+@dataclass(repr=False)
 class Manifest:
     """The whole validated manifest."""
 
@@ -68,6 +78,10 @@ class Manifest:
     targets: dict[str, Target]
     sections: dict[str, Any]  # plugin-contributed top-level sections (image, run, benchmarks, ...)
     task_timeout_s: float = 1800.0  # a program a task runs is killed after this long
+    cache: dict[str, Any] | None = None  # the shared action cache (fluidbuild.cache), if any
+
+    def __repr__(self) -> str:  # short: hook traces (FLUIDBUILD_TRACE=1) print their arguments
+        return f"Manifest({self.path!r}, {len(self.targets)} targets, sections {sorted(self.sections)})"
 
 
 @dataclass
@@ -108,6 +122,37 @@ class TaskSpec:
     task_dep: list[str] = field(default_factory=list)
     always: bool = False  # never up to date (run, debug, bench)
     verbosity: int = 1
+    # Outputs may be shared through the action cache (fluidbuild.cache): False for
+    # a task whose outputs depend on more than its inputs and configuration.
+    cacheable: bool = True
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark a package contributes (``fluidbuild_benchmarks``).
+
+    One line in the manifest's ``benchmarks:`` (``- {name: crc32}``) builds its
+    C source into the kernel, the native runners and the JIT's module, like
+    the project's own ``src/bench/*.c``.
+    """
+
+    name: str  # what the manifest lists; the source defines BENCH_SYMBOL(<name>) (src/bench/bench.h)
+    source: str  # absolute path of the C source shipped in the package; its headers sit beside it
+    default_size: int  # the problem size when the manifest gives none
+    # The host reference: (the input region setup() wrote, size) -> the checksum run() must
+    # report. doit bench checks the native runner against it and times it as the host peer.
+    reference: Callable[[bytes, int], int] | None = None
+    reference_label: str = "host reference"  # what doit bench calls the reference in its tables
+
+
+@dataclass(frozen=True)
+class FatalCode:
+    """A loader error code (``FATAL ERROR: 0xXX`` on serial) and what it means
+    (``fluidbuild_fatal_codes``): the runner names it instead of ``unknown code``."""
+
+    code: int  # 0x00..0xFF
+    name: str  # NO_LBA
+    meaning: str  # one line: what went wrong and what to do
 
 
 @dataclass
@@ -118,7 +163,7 @@ class TargetResult:
     outputs: list[str]
 
 
-@dataclass
+@dataclass(repr=False)
 class BuildContext:
     """What every plugin may read while declaring tasks."""
 
@@ -137,6 +182,16 @@ class BuildContext:
     # qemu_command(profile, image, debug=False) -> argv, from the profile's plugin
     # (fluidbuild_qemu_command); resolves the emulator when called.
     qemu_command: Callable[..., list[str]] = field(default=lambda profile, image, debug=False: [])
+    # run_inputs(profile, outputs) -> the files a run of the profile boots (the image first)
+    # and depends on, from the profile's plugin (fluidbuild_run_inputs); None: the manifest's image.
+    run_inputs: Callable[..., list[str] | None] = field(default=lambda profile, outputs: None)
+    # What packages contribute: benchmarks by name (fluidbuild_benchmarks), and the loader
+    # error codes of the plugins this manifest uses by code (fluidbuild_fatal_codes).
+    benchmarks: dict[str, Benchmark] = field(default_factory=dict)
+    fatal_codes: dict[int, FatalCode] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # short: hook traces (FLUIDBUILD_TRACE=1) print their arguments
+        return f"BuildContext(root={self.root!r}, build_dir={self.build_dir!r})"
 
     def out(self, *parts: str) -> str:
         """A project-relative path under the build directory."""

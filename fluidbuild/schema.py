@@ -14,10 +14,25 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from fluidbuild.errors import ManifestError
+from fluidbuild.errors import ManifestError, PluginError
 from fluidbuild.yamlsource import LineDict
+
+
+class PluginLookup(Protocol):
+    """What a schema may ask of the loaded plugins while the manifest is validated
+    (:class:`fluidbuild.plugin.Plugins` provides it)."""
+
+    def delegate(self, plugin: str, hook: str, section: str | None) -> Schema | None:
+        """Check that ``plugin`` is loaded and implements ``hook`` (raising
+        :class:`~fluidbuild.errors.PluginError`), note that the manifest uses it, and
+        return the schema of its own keys in ``section`` (``fluidbuild_settings_schema``)."""
+        ...
+
+    def use_benchmark(self, name: str) -> None:
+        """Note that the manifest lists benchmark ``name`` (its plugin, if any, is used)."""
+        ...
 
 
 @dataclass
@@ -30,13 +45,15 @@ class Where:
     # Target names met while validating (:class:`TargetRef`), checked by the
     # core once every target is known; shared by a Where and its children.
     refs: list[tuple[str, Where]] | None = field(default=None, repr=False, compare=False)
+    # The loaded plugins, for the nodes that name one (:class:`PluginName`, :class:`Delegated`).
+    plugins: PluginLookup | None = field(default=None, repr=False, compare=False)
 
     def child(self, key: str | int, line: int | None) -> Where:
         if isinstance(key, str) and len(key) > SHOWN_CHARS:
             key = key[:SHOWN_CHARS - 3] + "..."
         sub = f"{self.keypath}[{key}]" if isinstance(key, int) else (
             f"{self.keypath}.{key}" if self.keypath else key)
-        return Where(self.path, sub, line or self.line, self.refs)
+        return Where(self.path, sub, line or self.line, self.refs, self.plugins)
 
     def fail(self, message: str) -> ManifestError:
         return ManifestError(self.path, self.line, self.keypath, message)
@@ -276,3 +293,88 @@ class Checked(Schema):
 
     def describe(self) -> str:
         return self.schema.describe()
+
+
+PLUGIN_NAME = r"[a-z][a-z0-9_]{0,63}"
+
+
+@dataclass
+class PluginName(Str):
+    """The name of a plugin that must be loaded and implement ``hook``: checked while
+    the manifest loads (naming the line), not when a task runs; it marks the plugin
+    used by the manifest."""
+
+    hook: str = ""
+    pattern: str = PLUGIN_NAME
+
+    def validate(self, value: Any, where: Where) -> str:
+        name = super().validate(value, where)
+        _delegate(name, self.hook, None, where)
+        return name
+
+    def describe(self) -> str:
+        return "a plugin name"
+
+
+def _delegate(plugin: str, hook: str, section: str | None, where: Where) -> Schema | None:
+    """Ask the plugins about ``plugin`` (see :class:`PluginLookup`); a missing one is an
+    error at ``where``."""
+    if where.plugins is None:
+        return None
+    try:
+        return where.plugins.delegate(plugin, hook, section)
+    except PluginError as exc:
+        raise where.fail(str(exc)) from None
+
+
+@dataclass
+class Delegated(Map):
+    """A mapping whose ``plugin`` key names the plugin doing its work (``default`` when
+    absent), which must implement ``hook``; the keys this schema does not know are that
+    plugin's own, validated by its ``fluidbuild_settings_schema(section)`` and returned
+    under ``settings`` (the ``image`` section, each ``run`` profile)."""
+
+    hook: str = ""
+    section: str = ""
+    default: str = ""
+
+    def validate(self, value: Any, where: Where) -> dict[str, Any]:
+        value, lines = _mapping(value, where)
+        plugin_where = where.child("plugin", lines.get("plugin"))
+        name = Str(pattern=PLUGIN_NAME).validate(value["plugin"], plugin_where) if "plugin" in value \
+            else self.default
+        own = _delegate(name, self.hook, self.section, plugin_where)
+        extra: dict[str, Field] = {}
+        if own is not None:
+            if not isinstance(own, Map):
+                raise plugin_where.fail(f"plugin '{name}': fluidbuild_settings_schema must return a Map")
+            clash = sorted(set(own.fields) & set(self.fields))
+            if clash:
+                raise plugin_where.fail(f"plugin '{name}': its settings {', '.join(clash)} clash with the "
+                                        f"keys of {self.section or 'this section'}")
+            extra = own.fields
+        result = Map({**self.fields, **extra}).validate(value, where)
+        result["plugin"] = name
+        result["settings"] = {key: result.pop(key) for key in extra}
+        return result
+
+
+@dataclass
+class BenchmarkRef(Str):
+    """The name of a benchmark: a project source (``src/bench/<name>.c``) or one a plugin
+    contributes (``fluidbuild_benchmarks``), whose plugin it marks used."""
+
+    pattern: str = r"[a-z][a-z0-9_]*"
+
+    def validate(self, value: Any, where: Where) -> str:
+        name = super().validate(value, where)
+        if where.plugins is not None:
+            try:
+                where.plugins.use_benchmark(name)
+            except PluginError as exc:
+                raise where.fail(str(exc)) from None
+        return name
+
+    def describe(self) -> str:
+        return "a benchmark name"
+

@@ -49,6 +49,10 @@ class Toolbox:
             self._resolved[name] = self._find(name)
         return self._resolved[name]
 
+    def resolved(self) -> list[Tool]:
+        """The tools resolved so far (:mod:`fluidbuild.noop` records their files)."""
+        return list(self._resolved.values())
+
     def _find(self, name: str) -> Tool:
         spec = self._specs.get(name)
         if spec is None:

@@ -31,8 +31,12 @@ One compiler serves any executor, as in LLVM ORC: the compiler
 (compiler.py, with its process compile_server.py) turns IR text into object
 files for a CPU and knows nothing of where they run; an executor
 (executor.py) links them where the workload runs and lends the optimizer
-that place's slots, profiler counters and timed runs: this process today
-(inprocess.py), a bare-metal Fluid kernel over a serial link later.
+that place's slots, profiler counters and timed runs: this process
+(inprocess.py), or a bare-metal Fluid kernel over its second serial port
+(phase 2, docs/kernel-jit.md: linkserver.py speaks the link, linkproto.py
+its frames, kernelir.py cuts a hot function out of the kernel's bitcode,
+remote.py decodes the guest's CPU and links code into the kernel's arena;
+the kernel pushes its profiles and times the code itself).
 runtime.py hands the object files from the one to the other. The rest:
 module.py (loading and checking the bitcode), instrument.py (tier-0 IR),
 tier2ir.py, variants.py and specialize.py (tier-2 IR), profiler.py (the

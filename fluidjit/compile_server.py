@@ -11,7 +11,12 @@ stdin/stdout; it imports nothing from the project. Messages are a 4-byte
 little-endian length and a payload. A request is JSON: ``ir`` (module
 text), ``triple``, ``cpu``, ``features``, ``codegen`` (0-3) and ``passes``:
 the speed level of the default pipeline to run first, ``"fold"`` for
-FOLD_PASSES, or null for none. The reply is one status byte (0: the payload
+FOLD_PASSES, or null for none; optionally ``reloc``: ``"pic"`` (the
+default: code the in-process executor links anywhere) or ``"static"``
+(code a linker places at a fixed address: the kernel's patches), and
+``llvm_options``: LLVM command-line options to set first (they stay set in
+this process; the kernel's link server, whose process serves only it, turns
+loop strength reduction back on with ``-disable-lsr=false``). The reply is one status byte (0: the payload
 is the object file, 1: it is an error message), then the payload.
 
 Code generation runs without loop strength reduction: on the benchmarks'
@@ -66,21 +71,25 @@ class ObjectEmitter:
         for option in LLVM_OPTIONS:
             llvm.set_option("", option)
         self.llvm = llvm
-        self.machines: dict[tuple[str, str, str, int], Any] = {}
+        self.machines: dict[tuple[str, str, str, int, str], Any] = {}
 
-    def machine(self, triple: str, cpu: str, features: str, codegen: int) -> Any:
+    def machine(self, triple: str, cpu: str, features: str, codegen: int, reloc: str = "pic") -> Any:
         """The target machine for these, made on first use."""
-        key = (triple, cpu, features, codegen)
+        key = (triple, cpu, features, codegen, reloc)
         if key not in self.machines:
             target = self.llvm.Target.from_triple(triple)
             self.machines[key] = target.create_target_machine(
-                cpu=cpu, features=features, opt=codegen, reloc="pic", codemodel="small", jit=True)
+                cpu=cpu, features=features, opt=codegen, reloc=reloc, codemodel="small",
+                jit=reloc == "pic")
         return self.machines[key]
 
     def emit(self, request: dict[str, Any]) -> bytes:
         """The object file of ``request`` (see the module docstring); raises RuntimeError."""
         llvm = self.llvm
-        tm = self.machine(request["triple"], request["cpu"], request["features"], request["codegen"])
+        for option in request.get("llvm_options", ()):
+            llvm.set_option("", option)
+        tm = self.machine(request["triple"], request["cpu"], request["features"], request["codegen"],
+                          request.get("reloc", "pic"))
         module = llvm.parse_assembly(request["ir"], context=llvm.create_context())
         module.verify()
         level = request["passes"]

@@ -188,11 +188,18 @@ class ObjectCompiler:
         self._cache = cache
 
     def compile(self, text: str, triple: str, cpu: TargetCpu, codegen: int,
-                passes: int | str | None) -> ObjectFile:
+                passes: int | str | None, reloc: str = "pic",
+                llvm_options: tuple[str, ...] = ()) -> ObjectFile:
         """``text`` compiled for ``cpu``: IR passes ``passes`` (see compile_server), then code
-        generation at level ``codegen``. Raises CompileError."""
+        generation at level ``codegen``; ``reloc="static"`` for code linked at a fixed address
+        (the kernel's patches); ``llvm_options`` set in the compiler process first (they stay
+        set there). Raises CompileError."""
         request = {"ir": text, "triple": triple, "cpu": cpu.name, "features": cpu.features,
                    "codegen": codegen, "passes": passes}
+        if reloc != "pic":
+            request["reloc"] = reloc
+        if llvm_options:
+            request["llvm_options"] = list(llvm_options)
         obj = self._cache.get(request) if self._cache else None
         if obj is not None:
             return ObjectFile(obj, cached=True)

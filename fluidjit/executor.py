@@ -11,11 +11,15 @@ profiler's counters and clock, and timed runs of the workload. The runtime
 optimizer (state_machine.py, optimizer.py) talks to the executor only
 through this interface.
 
-Today's executor is this process (InProcessExecutor, inprocess.py): LLJIT
-links the object files, ctypes reads and writes the memory. A remote
-executor, a bare-metal Fluid kernel over a serial link, plugs in by
-implementing the same methods and being handed to ``JitRuntime(executor=)``,
-the compiler, policy and optimizer unchanged:
+The user-space JIT's executor is this process (InProcessExecutor,
+inprocess.py): LLJIT links the object files, ctypes reads and writes the
+memory. The kernel's live re-JIT (remote.py, linkserver.py) has
+``RemoteExecutor.link``: the object relocated on the host at an address of
+the kernel's code arena, sent as finished bytes; there the kernel pushes its
+profiles and times old against new itself, so the methods below that read
+counters or time runs have no remote counterpart yet. A remote executor
+that pulled them instead would implement the same methods and be handed to
+``JitRuntime(executor=)``, the compiler, policy and optimizer unchanged:
 
 - ``link`` relocates the object file on the host, against addresses it
   allocated in the kernel and the symbols of the libraries linked before,

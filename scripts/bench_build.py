@@ -1,9 +1,11 @@
 """Build-system figures: fluidbuild (doit) against a plain GNU Makefile.
 
 Both build the same image with the same commands (the Makefile is exported
-from fluidbuild's own task graph) in fresh copies of the project, in the
-same run. Prints wall times and ratios for a clean build, a no-op build and a
-one-file kernel change.
+from fluidbuild's own task graph, ``python -m fluidbuild.export make``) in
+fresh copies of the project, in the same run. Prints wall times and ratios
+for a clean build, a no-op build and a one-file kernel change. make runs
+with ``-r`` (no built-in rules). No-op builds at scale, against ninja too:
+``scripts/bench_noop.py``.
 
     .venv/bin/python scripts/bench_build.py [--repeat N]
 """
@@ -23,11 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fluidbuild import cpuprofile, makefile  # noqa: E402
-from fluidbuild.graph import build  # noqa: E402
-from fluidbuild.manifest import load  # noqa: E402
-from fluidbuild.model import BuildContext  # noqa: E402
-from fluidbuild.toolchain import Toolbox  # noqa: E402
+from fluidbuild import export  # noqa: E402
 
 CHANGED = "src/kernel/vga.c"
 
@@ -49,12 +47,7 @@ def export_makefile(tree: Path) -> None:
     cwd = os.getcwd()
     os.chdir(tree)
     try:
-        manifest, plugins = load("manifest.yaml", str(tree))
-        toolbox = Toolbox(plugins.tools(), manifest.toolchain, str(tree / "build/.fluidbuild/tools.json"))
-        profile = cpuprofile.resolve(manifest, plugins, toolbox)
-        ctx = BuildContext(str(tree), manifest.build_dir, manifest, profile, toolbox, {})
-        graph = build(manifest, plugins, ctx)
-        makefile.export(graph.tasks, graph.image, manifest.build_dir, str(tree / "Makefile"))
+        export.write("make", str(tree / "Makefile"))
     finally:
         os.chdir(cwd)
 
@@ -66,7 +59,7 @@ def change(tree: Path, n: int) -> None:
 
 def measure(kind: str, tree: Path, repeat: int, jobs: int) -> dict[str, float]:
     cmd = ([sys.executable, "-m", "doit", "-n", str(jobs), "image"] if kind == "doit"
-           else ["make", f"-j{jobs}", "all"])
+           else ["make", "-r", f"-j{jobs}", "all"])
     clean = timed(cmd, tree)
     noop = statistics.median(timed(cmd, tree) for _ in range(repeat))
     one = []
@@ -88,13 +81,13 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)
         export_makefile(make_tree)
         results = {"fluidbuild (doit)": measure("doit", doit_tree, args.repeat, args.jobs),
-                   "GNU make": measure("make", make_tree, args.repeat, args.jobs)}
+                   "GNU make -r": measure("make", make_tree, args.repeat, args.jobs)}
         same = (doit_tree / "build/fluid.img").read_bytes() == (make_tree / "build/fluid.img").read_bytes()
     print(f"Build times, wall seconds (median of {args.repeat}; -j{args.jobs}); images identical: {same}")
-    print(f"| {'case':<24} | {'fluidbuild':>10} | {'GNU make':>9} | {'ratio':>6} |")
+    print(f"| {'case':<24} | {'fluidbuild':>10} | {'make -r':>9} | {'ratio':>6} |")
     print(f"|{'-' * 26}|{'-' * 12}|{'-' * 11}|{'-' * 8}|")
-    for case in results["GNU make"]:
-        ours, theirs = results["fluidbuild (doit)"][case], results["GNU make"][case]
+    for case in results["GNU make -r"]:
+        ours, theirs = results["fluidbuild (doit)"][case], results["GNU make -r"][case]
         print(f"| {case:<24} | {ours:>10.3f} | {theirs:>9.3f} | {ours / theirs:>6.2f} |")
 
 

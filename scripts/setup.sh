@@ -8,6 +8,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="nasm clang-19 lld-19 qemu-system-x86 python3-venv"
+# The tests run a real build-cache server: nginx with its WebDAV module (tests/cacheserver.py),
+# and build the exported build.ninja with ninja (tests/test_exports.py).
+if [ "${1:-run}" = test ]; then PACKAGES="$PACKAGES nginx ninja-build"; fi
 
 missing=""
 for pkg in $PACKAGES; do

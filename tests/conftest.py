@@ -26,6 +26,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("src", "docs", "manifest.yaml", "dodo.py")
+# Test builds never use a shared build cache configured for the machine (a CI fleet's):
+# tests/test_cache.py gives its builds their own server.
+for _variable in ("FLUIDBUILD_REMOTE_CACHE", "FLUIDBUILD_REMOTE_CACHE_MODE", "FLUIDBUILD_CACHE_SALT"):
+    os.environ.pop(_variable, None)
 
 
 def copy_project(dest: Path) -> Path:

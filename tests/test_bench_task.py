@@ -89,12 +89,17 @@ def test_kernel_entries_match_native_i386(benched: tuple[Path, str, dict[str, An
     tree, _, doc = benched
     kernel = entries(doc, "kernel")
     assert [(k["name"], k["size"]) for k in kernel] == ROWS[:3], "the manifest's sizes, not the extra"
+    eligible = doc["kernel"]["eligible"]
+    assert doc["kernel"]["chosen"] == {k["name"]: k["variant"] for k in kernel}
     for k in kernel:
-        assert k["throughput"] > 0 and k["variant"] in ("generic", "tuned") and k["tag"].startswith(k["name"])
+        assert k["throughput"] > 0 and k["tag"] == f"{k['name']}_{k['variant']}"
+        assert k["variant"] in eligible, "the kernel runs a variant it measured at boot"
+        assert k["chosen_by"] == "measured" and k["variant"] in {c["variant"] for c in k["candidates"]}
         assert k["emulated"] == (k["accel"] == "tcg")
-        # Independently of the task's own check: the built i386 runner, same variant and size.
+        # Independently of the task's own check: the built i386 runner's generic variant, same
+        # size (every variant computes the same result).
         runner = tree / native.runner_path("build", "native_i386")
-        assert native.run(runner, k["name"], k["variant"], k["size"], 1)["checksum"] == k["checksum"]
+        assert native.run(runner, k["name"], "generic", k["size"], 1)["checksum"] == k["checksum"]
     assert len(doc["checks"]) == len(kernel) and all(c["ok"] for c in doc["checks"])
 
 
@@ -150,7 +155,15 @@ def test_bench_task_depends_on_runners_and_image(tmp_path: Path) -> None:
     assert task.name == "bench" and task.always and task.verbosity == 2 and task.doc
     assert task.file_dep == ["build/native_x86_64/runner", "build/native_i386/runner", "build/fluid.img"]
     settings = task.actions[0].kwargs["settings"]
-    assert settings == {"extra": [], "seconds": 0.3, "host_repeat": 10}, "defaults without a section"
+    assert settings == {"extra": [], "seconds": 0.3, "host_repeat": 10, "runners": {}}, \
+        "defaults without a section"
+
+
+def test_bench_runners_may_be_named_instead_of_found_by_plugin(tmp_path: Path) -> None:
+    """Runners built by another plugin than `native`: bench.runners names their targets."""
+    swapped = "bench: {runners: {x86_64: native_i386, i386: native_x86_64}}\n"
+    [task] = declare(tmp_path, ("x86_64", "i386"), swapped)
+    assert task.file_dep[:2] == ["build/native_i386/runner", "build/native_x86_64/runner"]
 
 
 def test_bench_task_without_runners_fails_only_when_run(tmp_path: Path) -> None:

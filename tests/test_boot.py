@@ -27,7 +27,7 @@ from fluidbench.qemu import BootResult
 # drive -> (FLUID-BOOT "disk", BIOS drive number): a floppy has no INT 13h
 # extensions under SeaBIOS (CHS path), the IDE disk has them (LBA path).
 DRIVES = {"floppy": ("CHS", 0x00), "ide": ("LBA", 0x80)}
-BOOT_KEYS = {"drive", "disk", "a20", "mem_kib", "cpu", "variant", "missing", "kernel_bytes",
+BOOT_KEYS = {"drive", "disk", "a20", "mem_kib", "cpu", "variant", "eligible", "missing", "kernel_bytes",
              "boot_cycles", "boot_us"}
 GUEST_MEMORY_KIB = 128 * 1024  # qemu_argv's default -m 128
 LOW_MEMORY_FLOOR_KIB = 120 * 1024  # what firmware, BIOS areas and the ISA hole may take
@@ -93,7 +93,7 @@ def seed_build(built_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Bu
     tree = fresh_copy(built_tree, tmp_path_factory.mktemp("seed-small"))
     set_manifest(tree, LOAD_ADDR_KEYS, SEED_LOAD_ADDR)
     set_manifest(tree, ("benchmarks",), [])
-    set_manifest(tree, ("targets", "kernel_bc", "deps"), ["kernel_ir", "registry_ir"])
+    set_manifest(tree, ("targets", "kernel_bc", "deps"), ["kernel_ir", "registry_ir", "variants_ir"])
     return build_image(tree, tree.parent / "image")
 
 
@@ -151,17 +151,21 @@ def test_tuned_variant_on_haswell(haswell_build: Build) -> None:
     result = boot_image(haswell_build.image, cpu="Haswell")
     _assert_booted(result, "the Haswell-pinned image on -cpu Haswell")
     line = boot_line(result)
-    assert (line["variant"], line["cpu"], line["missing"]) == ("tuned", "AVX2", []), (
-        f"a Haswell build on a Haswell CPU must run tuned code for AVX2 with nothing missing: {line}")
+    assert (line["variant"], line["cpu"], line["missing"]) == ("measured", "AVX2", []), (
+        f"a Haswell build on a Haswell CPU has every variant eligible, nothing missing: {line}")
+    assert line["eligible"] == ["generic", "sse2", "avx2", "tuned"], (
+        f"a Haswell profile builds no AVX-512 variant; the others all run on Haswell: {line}")
 
 
 def test_generic_fallback_on_qemu32(haswell_build: Build) -> None:
     result = boot_image(haswell_build.image, cpu="qemu32")
     _assert_booted(result, "the Haswell-pinned image on -cpu qemu32")
     line = boot_line(result)
-    assert line["variant"] == "generic", f"qemu32 lacks AVX2: the kernel must fall back to generic: {line}"
+    assert line["eligible"] == ["generic", "sse2"], f"qemu32 (SSE3, no AVX) runs generic and sse2: {line}"
     assert line["cpu"] == "AVX2", f"the stamped tag is AVX2 whatever the CPU: {line}"
     assert "avx2" in line["missing"], f"FLUID-BOOT must name avx2 as missing on qemu32: {line}"
+    ran = {bench["variant"] for bench in result.lines("FLUID-BENCH")}
+    assert ran <= {"generic", "sse2"}, f"qemu32 ran a variant it cannot run: {ran}"
 
 
 def test_allocator_selftest_passes(default_boots: dict[str, BootResult]) -> None:

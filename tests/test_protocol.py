@@ -190,6 +190,6 @@ def test_spec_change_regenerates_and_recompiles_its_includers(tree: Path) -> Non
     assert {"stage1:src/boot/stage1.asm", "stage2:src/boot/stage2.asm", "kernel_asm:src/kernel/entry.asm",
             "kernel_ir:src/kernel/exit.c"} <= ran, sorted(ran)
     assert "EXIT_EXCEPTION 0x02 /* CPU exception (trap) */" in (tree / "build/gen/protocol.h").read_text()
-    assert "bench_generic_ir:src/bench/fft_1d.c" not in ran, "the benchmarks do not include the protocol"
+    assert "bench_ir:generic:src/bench/fft_1d.c" not in ran, "the benchmarks do not include the protocol"
     again = executed(doit(tree, "image"))
     assert again == [], f"a second build reran {again}"

@@ -152,18 +152,22 @@ def test_a_raising_plugin_is_named(tmp_path: Path) -> None:
 
 
 def test_readme_example_runs_as_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """README "Writing a plugin": the lba_loader plugin, then its test with the kit."""
+    """README "Writing a plugin": the plugin is examples/fluid_lba_stage2's, as it ships (that
+    package's build and boot are tests/test_examples.py), then its test with the kit."""
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Writing a plugin"):]
     section = section[:section.index("\n## ", 1)]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    plugin_code = next(b for b in blocks if b.startswith("# lba_loader.py"))
+    plugin_code = next(b for b in blocks if b.startswith("# fluid_lba_stage2/__init__.py"))
+    shipped = ROOT / "examples/fluid_lba_stage2/src/fluid_lba_stage2/__init__.py"
+    assert plugin_code == shipped.read_text(), "the README prints the example package's plugin"
     test_code = next(b for b in blocks if "from fluidbuild.testing import PluginTest" in b)
-    plugin = types.ModuleType("lba_loader")
-    exec(compile(plugin_code, "README.md (lba_loader.py)", "exec"), plugin.__dict__)
-    monkeypatch.setitem(sys.modules, "lba_loader", plugin)
+    plugin = types.ModuleType("fluid_lba_stage2")
+    plugin.__file__ = str(shipped)  # its sources are found beside it
+    exec(compile(plugin_code, str(shipped), "exec"), plugin.__dict__)
+    monkeypatch.setitem(sys.modules, "fluid_lba_stage2", plugin)
     namespace: dict[str, object] = {}
-    exec(compile(test_code, "README.md (test_lba_loader.py)", "exec"), namespace)
+    exec(compile(test_code, "README.md (test_lba_stage2.py)", "exec"), namespace)
     tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
     assert len(tests) == 1
     tests[0](tmp_path)

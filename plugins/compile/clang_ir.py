@@ -4,7 +4,9 @@ Header dependencies come from clang itself (``-MD``). A target may be a
 ``tuned`` or ``generic`` variant: tuned adds the CPU profile's flags, and
 each variant defines ``FLUID_VARIANT_SUFFIX`` so both can link into one
 program (see src/bench/bench.h). Generated C files from dependency targets
-(inputs ending in ``.c``) are compiled too; generated headers (inputs ending
+(inputs ending in ``.c``) are compiled too, and so are a package's benchmark
+sources from a ``bench_sources`` dependency (named ``ext/<folder>/<file>`` in
+task names and outputs, their headers tracked where they are installed); generated headers (inputs ending
 in ``.h``, such as the protocol constants) are file dependencies, and their
 directories are on the include path.
 """
@@ -15,7 +17,7 @@ import os
 
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.includes import search_digest
-from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, ToolSpec
+from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, ToolSpec, source_name
 from fluidbuild.schema import Field, List, Map, MapOf, RelPath, Scalar, Str
 from fluidbuild.toolchain import CLANG
 
@@ -47,12 +49,12 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
         if opts["variant"] == "tuned" else {}
     tasks, outputs = [], []
     for source in [*target.sources, *(i for i in inputs if i.endswith(".c"))]:
-        out = ctx.out(target.name, source.replace("/", "__") + ".bc")
+        out = ctx.out(target.name, source_name(source).replace("/", "__") + ".bc")
         dep = out + ".d"
         argv = [clang.path, f"--target={opts['triple']}", f"-std={opts['std']}", f"-{opts['opt']}",
                 *flags, "-emit-llvm", "-c", "-MD", "-MF", dep, "-o", out, source]
         tasks.append(TaskSpec(
-            name=f"{target.name}:{source}",
+            name=f"{target.name}:{source_name(source)}",
             doc=f"compile {source} to LLVM bitcode ({opts['variant']})",
             actions=[Command(argv, [out])],
             file_dep=[source, *headers],

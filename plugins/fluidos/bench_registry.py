@@ -2,7 +2,9 @@
 
 The kernel, the native runner and the JIT find benchmarks by name through
 ``bench_registry[]`` (src/bench/bench.h). This plugin generates it from the
-manifest, so adding a benchmark is one C file plus one manifest entry.
+manifest, so adding a benchmark is one C file plus one manifest entry, or,
+for a benchmark a package contributes (``fluidbuild_benchmarks``: its source,
+its default size, its host reference), the manifest entry alone.
 
 A size must fit the registry's uint32_t, and must not pass the benchmark's
 own limit: the ``#define BENCH_MAX_SIZE <n>`` line of its source, the bound
@@ -23,12 +25,12 @@ from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.manifest import read_manifest
 from fluidbuild.model import BuildContext, Manifest, PyAction, Target, TargetResult, TaskSpec
-from fluidbuild.schema import Bool, Field, Int, List, Map, Schema, Str, Where
+from fluidbuild.schema import BenchmarkRef, Bool, Field, Int, List, Map, Schema, Where
 
 NAME = r"[a-z][a-z0-9_]*"
 U32_MAX = 0xFFFFFFFF  # bench.h: sizes are uint32_t
 BENCHMARK = Map({
-    "name": Field(Str(pattern=NAME), required=True),
+    "name": Field(BenchmarkRef(pattern=NAME), required=True, doc="a src/bench source or a package's"),
     "size": Field(Int(minimum=1, maximum=U32_MAX),
                   doc="problem size (default: the benchmark's own; at most its BENCH_MAX_SIZE)"),
     "iterations": Field(Int(minimum=1, maximum=1_000_000), default=3),
@@ -51,6 +53,7 @@ def fluidbuild_options_schema() -> Map:
 def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
     benchmarks = ctx.manifest.sections.get("benchmarks") or []
     available = {os.path.basename(s)[:-2]: s for s in target.sources if s.endswith(".c")}
+    defaults = _contributed(target, available, benchmarks, ctx)
     for i, bench in enumerate(benchmarks):
         if bench["name"] not in available:
             raise FluidError(f"benchmarks: no source for '{bench['name']}' among target "
@@ -58,8 +61,8 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
         if bench["size"] is not None:
             _check_size(ctx.manifest, i, bench, available[bench["name"]])
     out = ctx.out("gen", f"{target.name}.c")
-    entries = [{"name": b["name"], "size": b["size"] or 0, "iterations": b["iterations"]}
-               for b in benchmarks]
+    entries = [{"name": b["name"], "size": b["size"] or defaults.get(b["name"], 0),
+                "iterations": b["iterations"]} for b in benchmarks]
     tuned = target.options["tuned"]
     task = TaskSpec(
         name=target.name,
@@ -69,6 +72,23 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
         config={"entries": entries, "tuned": tuned},
     )
     return TargetResult([task], [out])
+
+
+def _contributed(target: Target, available: dict[str, str], benchmarks: list[dict[str, Any]],
+                 ctx: BuildContext) -> dict[str, int]:
+    """Add to ``available`` the sources of the listed benchmarks that packages contribute
+    (``fluidbuild_benchmarks``); return their default sizes, which the registry carries."""
+    defaults = {}
+    for bench in benchmarks:
+        found = ctx.benchmarks.get(bench["name"])
+        if found is None:
+            continue
+        if bench["name"] in available:
+            raise FluidError(f"benchmarks: '{bench['name']}' is both {available[bench['name']]} (target "
+                             f"'{target.name}') and a package's ({found.source}); rename one")
+        available[bench["name"]] = found.source
+        defaults[bench["name"]] = found.default_size
+    return defaults
 
 
 def max_size(root: str, source: str) -> int:

@@ -5,7 +5,9 @@ the slots come from ``image.layout`` and the parts from targets
 (``image.parts``). The placement step is the single hook
 ``fluidbuild_image_layout`` of the plugin ``image.plugin`` names (this one
 by default), so a third-party layout (a bigger stage 2, a partition table)
-replaces only that step. The ``image`` task writes the disk atomically and
+replaces only that step; that plugin gets the build context and the keys of
+its own it declares (``fluidbuild_settings_schema("image")``) as
+``image["settings"]``. The ``image`` task writes the disk atomically and
 refuses a part larger than its slot or the disk.
 """
 
@@ -18,7 +20,20 @@ from fluidbench import protocol
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.model import BuildContext, Manifest, Placement, PyAction, TaskSpec
-from fluidbuild.schema import Checked, Field, Int, List, Map, MapOf, RelPath, Schema, Str, TargetRef, Where
+from fluidbuild.schema import (
+    Checked,
+    Delegated,
+    Field,
+    Int,
+    List,
+    Map,
+    MapOf,
+    RelPath,
+    Schema,
+    Str,
+    TargetRef,
+    Where,
+)
 from fluidbuild_plugins.fluidos import disk
 
 NAME = r"[a-z][a-z0-9_]*"
@@ -62,7 +77,9 @@ def _check_bootable(layout: list[dict[str, Any]], where: Where) -> None:
                              f"loader, not {slot['sectors']}")
 
 
-SECTION = Checked(Map({
+# ``plugin`` names the plugin placing the parts, checked at load; the keys of its own
+# (fluidbuild_settings_schema) reach it as image["settings"].
+SECTION = Checked(Delegated({
     "plugin": Field(Str(pattern=NAME), default="image", doc="plugin placing the parts"),
     "output": Field(RelPath(), default=None, doc=f"default: <build_dir>/{disk.IMAGE_NAME}"),
     "disk": Field(Str(choices=("floppy", "hdd")), default="floppy"),
@@ -70,7 +87,7 @@ SECTION = Checked(Map({
     "parts": Field(MapOf(TargetRef(), key_pattern=NAME), required=True,
                    doc="part name -> target providing it"),
     "layout": Field(List(LAYOUT_SLOT, min_items=1), required=True),
-}), _check_layout)
+}, hook="fluidbuild_image_layout", section="image", default="image"), _check_layout)
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """native: a benchmark runner built as a static Linux process (src/bench/native/).
 
 One target per architecture. Each benchmark the manifest's ``benchmarks``
-lists is compiled twice from its source among the target's ``sources``:
+lists is compiled twice from its source, among the target's ``sources`` or
+shipped by the package that contributes it (``fluidbuild_benchmarks``):
 ``generic`` (the architecture's baseline below) and ``tuned`` (the CPU
 profile's flags), each defining ``FLUID_VARIANT_SUFFIX`` so both link into
 one program (src/bench/bench.h). The runner's own files (``runtime``) and the
@@ -24,7 +25,16 @@ from fluidbench.native import runner_path
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
 from fluidbuild.includes import search_digest
-from fluidbuild.model import BuildContext, Command, Target, TargetResult, TaskSpec, Tool, ToolSpec
+from fluidbuild.model import (
+    BuildContext,
+    Command,
+    Target,
+    TargetResult,
+    TaskSpec,
+    Tool,
+    ToolSpec,
+    source_name,
+)
 from fluidbuild.schema import Field, List, Map, RelPath, Str
 from fluidbuild.toolchain import CLANG, LINKER
 
@@ -87,25 +97,28 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
 
 
 def _benchmark_sources(target: Target, ctx: BuildContext) -> list[str]:
-    """The target's sources that define the manifest's benchmarks, in the manifest's order."""
+    """The sources that define the manifest's benchmarks, in the manifest's order: the
+    target's own, else those packages contribute."""
     by_name = {os.path.basename(s)[:-2]: s for s in target.sources if s.endswith(".c")}
+    contributed = {name: bench.source for name, bench in ctx.benchmarks.items() if name not in by_name}
     names = dict.fromkeys(b["name"] for b in ctx.manifest.sections.get("benchmarks") or [])
-    missing = [n for n in names if n not in by_name]
+    missing = [n for n in names if n not in by_name and n not in contributed]
     if missing:
         raise FluidError(f"benchmarks: no source for {', '.join(missing)} among target "
-                         f"'{target.name}' sources (known: {', '.join(sorted(by_name))})")
-    return [by_name[n] for n in names]
+                         f"'{target.name}' sources (known: {', '.join(sorted(by_name))}) nor from a "
+                         f"plugin (known: {', '.join(sorted(contributed)) or 'none'})")
+    return [by_name.get(n) or contributed[n] for n in names]
 
 
 def _compile(ctx: BuildContext, target: Target, clang: Tool, flags: list[str], source: str,
              kind: str, extra: dict[str, object]) -> TaskSpec:
     """One ``clang -c`` with its header dependencies (``-MD``); ``kind`` is the
     variant, or ``runtime``, and names the object's directory."""
-    out = ctx.out(target.name, kind, source.replace("/", "__") + ".o")
+    out = ctx.out(target.name, kind, source_name(source).replace("/", "__") + ".o")
     dep = out + ".d"
     argv = [*flags, "-c", "-MD", "-MF", dep, "-o", out, source]
     return TaskSpec(
-        name=f"{target.name}:{kind}:{source}",
+        name=f"{target.name}:{kind}:{source_name(source)}",
         doc=f"compile {source} ({kind}, {target.options['arch']})",
         actions=[Command(argv, [out])],
         file_dep=[source],

@@ -9,7 +9,9 @@ in the spec; this plugin renders them for each consumer:
 - ``lang: python``: ``build/gen/protocol.py``, committed as ``fluidbench/protocol.py``
   for the build's plugins, fluidbench and the tests,
 
-and the tables of docs/boot-protocol.md. ``nasm`` and ``clang_ir`` targets
+and the tables of docs/boot-protocol.md. It also names the loader's FATAL
+codes for the runner (``fluidbuild_fatal_codes``: a package's loader adds
+its own the same way). ``nasm`` and ``clang_ir`` targets
 that list a generator target in ``deps`` get its header as a file
 dependency and its directory on their include path, so a change of the spec
 rebuilds exactly what includes it. The committed copies are refreshed with
@@ -31,7 +33,7 @@ from typing import Any
 from fluidbuild.atomic import write_text
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
-from fluidbuild.model import BuildContext, PyAction, Target, TargetResult, TaskSpec
+from fluidbuild.model import BuildContext, FatalCode, PyAction, Target, TargetResult, TaskSpec
 from fluidbuild.schema import Field, Map, Str
 
 SPEC_PATH = "src/protocol/protocol.toml"
@@ -583,6 +585,15 @@ RENDERERS = {"nasm": render_nasm, "c": render_c, "python": render_python}
 
 
 # -- the plugin ------------------------------------------------------------------------------
+
+
+@hookimpl
+def fluidbuild_fatal_codes() -> list[FatalCode]:
+    """The built-in loader's FATAL codes, as the committed Python copy of the spec has them
+    (a package's loader adds its own through the same hook)."""
+    from fluidbench import protocol
+
+    return [FatalCode(code, item["name"], item["meaning"]) for code, item in protocol.LOADER_FATAL.items()]
 
 
 @hookimpl

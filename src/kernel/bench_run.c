@@ -1,4 +1,6 @@
-/* Benchmark runner. Timing uses the TSC, the finest clock the CPU has;
+/* Benchmark runner. Each benchmark first gets its variant, the fastest of
+ * those this CPU can run by measurement (dispatch_select, select.c), then
+ * runs at its size. Timing uses the TSC, the finest clock the CPU has;
  * the kernel runs with interrupts off, so nothing else runs between the
  * two reads. A warm-up run first takes cache misses on the freshly set up
  * arena out of the measurement. */
@@ -17,8 +19,13 @@
 #include "test_hooks.h"
 #include "timer.h"
 
+/* Set-up and reporting around timed code that lives elsewhere
+ * (fluid_prof_time_runs, the benchmarks): small code matters more than
+ * fast code here (the seed layout's kernel must fit below 0x7C00). */
+#pragma clang attribute push(__attribute__((minsize)), apply_to = function)
+
 #define ARENA_ALIGN 64 /* bench.h: arenas are 64-byte aligned */
-#define LABEL_LEN 64 /* "<name>_<tag>" and "<unit>/s" labels */
+#define LABEL_LEN 64 /* "<unit>/s" labels */
 #define MILLI 1000ull
 
 struct bench_result {
@@ -92,8 +99,31 @@ static void print_rate(uint64_t milli, const char *unit)
             (unsigned long long)(milli % scale / (scale / MILLI)), prefixes[p], unit);
 }
 
+/* The selection's fields: every candidate's fastest trial run, how the
+ * variant was chosen and the trial size. */
+static void report_selection(const struct select_result *s)
+{
+    uint32_t i;
+
+    kprintf_to(CONSOLE_SERIAL, ",\"candidates\":[");
+    for (i = 0; i < s->count; i++) {
+        const struct select_candidate *c = &s->candidates[i];
+
+        kprintf_to(CONSOLE_SERIAL, "%s{\"variant\":", i ? "," : "");
+        console_write_json_string(CONSOLE_SERIAL, c->variant);
+        kprintf_to(CONSOLE_SERIAL, ",\"cycles\":%llu", (unsigned long long)c->cycles);
+        if (c->dropped)
+            kprintf_to(CONSOLE_SERIAL, ",\"dropped\":\"checksum\",\"checksum\":\"0x%016llx\"",
+                       (unsigned long long)c->checksum);
+        kprintf_to(CONSOLE_SERIAL, "}");
+    }
+    kprintf_to(CONSOLE_SERIAL, "],\"chosen_by\":\"%s\",\"trial_size\":%u,\"select_us\":%llu",
+               select_how_name(s->how), s->trial_size,
+               (unsigned long long)tsc_cycles_to_us(s->cycles));
+}
+
 static void report(const char *name, const char *variant, const char *unit,
-                   const struct bench_result *r)
+                   const struct bench_result *r, const struct select_result *s)
 {
     char rate_unit[LABEL_LEN];
 
@@ -115,6 +145,7 @@ static void report(const char *name, const char *variant, const char *unit,
     if (pmu_available())
         kprintf_to(CONSOLE_SERIAL, ",\"pmu_instructions\":%llu,\"pmu_cycles\":%llu",
                    (unsigned long long)r->pmu.instructions, (unsigned long long)r->pmu.cycles);
+    report_selection(s);
     kprintf_to(CONSOLE_SERIAL, "}\n");
 
     kprintf("bench %-14s %-20s n=%-7u ", name, variant, r->size);
@@ -122,30 +153,35 @@ static void report(const char *name, const char *variant, const char *unit,
     kprintf("\n");
 }
 
-static void run_entry(uint32_t i, const char *cpu_tag)
+static void run_entry(uint32_t i)
 {
     const struct bench_entry *e = &bench_registry[i];
-    const struct bench_desc *d = dispatch_bench(i);
-    char variant[LABEL_LEN];
+    const struct select_result *s;
+    const struct bench_desc *d;
     struct bench_result r;
     uint32_t size, iterations;
 
-    if (!d)
+    if (!e->generic)
         check_failed("benchmark %s has no generic variant", e->name);
-    size = test_hooks_bench_size(e->size ? e->size : d->default_size);
+    size = test_hooks_bench_size(e->size ? e->size : e->generic->default_size);
     /* At least one timed run, so there is something to divide by. */
     iterations = e->iterations ? e->iterations : 1;
 
-    ksnprintf(variant, sizeof(variant), "%s_%s", e->name,
-              d == e->tuned ? cpu_tag : "generic");
+    /* Checked before the trials too, which run at sizes up to this one. */
+    arena_bytes(e->name, e->generic, size);
+    dispatch_select(i, size);
+    d = dispatch_bench(i);
+    s = dispatch_selection(i);
     measure(e->name, d, size, iterations, &r);
-    report(e->name, variant, d->unit, &r);
+    report(e->name, s->candidates[s->chosen].variant, d->unit, &r, s);
 }
 
-void bench_run_all(const char *cpu_tag)
+void bench_run_all(void)
 {
     uint32_t i;
 
     for (i = 0; i < bench_registry_count; i++)
-        run_entry(i, cpu_tag);
+        run_entry(i);
 }
+
+#pragma clang attribute pop

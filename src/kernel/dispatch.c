@@ -1,30 +1,77 @@
-/* Variant dispatch. Every benchmark is linked twice: a generic build that
- * runs on any i686, and a tuned build that may use any instruction of the
- * build machine's profile. Executing the tuned code on a CPU without one
- * of those extensions would raise #UD mid-benchmark (or silently compute
- * garbage where an encoding means something else), so the choice is made
- * once, up front, from the CPU's actual features: a conservative fallback
- * that keeps one image portable across machines. */
+/* Variant dispatch. Every benchmark is linked once per instruction-set
+ * level of the manifest's `variants` (variant_table.h): generic i686 and
+ * the levels the build's CPU profile allows. Executing a variant on a CPU
+ * without one of its extensions would raise #UD mid-benchmark (or silently
+ * compute garbage where an encoding means something else), so only the
+ * variants whose features CPUID reports and the OS has enabled (XCR0) are
+ * candidates; generic always is. Which candidate runs is then decided per
+ * benchmark by timing them on this CPU (select.c), not assumed from the
+ * feature bits. */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bench.h"
+#include "cpu.h"
 #include "dispatch.h"
+#include "exit.h"
+#include "klib.h"
 #include "mem.h"
+#include "test_hooks.h"
+#include "variant_table.h"
 
-static const struct bench_desc **dispatch_table;
+/* Runs once per benchmark at boot, outside what it times: small code
+ * matters more than fast code here (the seed layout's kernel must fit below
+ * 0x7C00). */
+#pragma clang attribute push(__attribute__((minsize)), apply_to = function)
+
+struct dispatch_entry {
+    const struct bench_desc *desc; /* NULL until dispatch_select */
+    struct select_result selection;
+};
+
+static struct dispatch_entry *dispatch_table;
+static uint32_t eligible_levels;
 static uint32_t missing_features;
+static int forced_level = -1; /* FLUID_TEST_ONLY_VARIANT's level, when eligible */
 
-void dispatch_init(uint32_t required, uint32_t usable)
+static int level_index(const char *name)
 {
-    uint32_t i;
+    uint32_t l;
 
-    missing_features = required & ~usable;
-    dispatch_table = kmalloc(bench_registry_count * sizeof(*dispatch_table));
-    for (i = 0; i < bench_registry_count; i++) {
-        const struct bench_entry *e = &bench_registry[i];
+    for (l = 0; l < variant_level_count; l++)
+        if (strcmp(variant_levels[l].name, name) == 0)
+            return (int)l;
+    return -1;
+}
 
-        dispatch_table[i] = (missing_features == 0 && e->tuned) ? e->tuned : e->generic;
+void dispatch_init(uint32_t usable)
+{
+    const char *only = test_hooks_only_variant();
+    uint32_t l;
+
+    if (variant_level_count == 0 || variant_level_count > VARIANT_MAX_LEVELS)
+        panic("variant table has %u levels (1 to %u)", variant_level_count, VARIANT_MAX_LEVELS);
+    if (variant_levels[0].features != 0)
+        panic("variant table: level 0 (%s) needs features 0x%x; it must be the generic fallback",
+              variant_levels[0].name, variant_levels[0].features);
+    for (l = 0; l < variant_level_count; l++) {
+        uint32_t lacking = variant_levels[l].features & ~usable;
+
+        if (lacking)
+            missing_features |= lacking;
+        else
+            eligible_levels |= 1u << l;
     }
+    if (only) {
+        int wanted = level_index(only);
+
+        if (wanted < 0)
+            panic("FLUID_TEST_ONLY_VARIANT=%s: no such variant in the image", only);
+        /* Like the old all-or-nothing dispatch: generic where it cannot run. */
+        forced_level = (eligible_levels >> wanted) & 1 ? wanted : 0;
+    }
+    dispatch_table = kmalloc(bench_registry_count * sizeof(*dispatch_table));
+    memset(dispatch_table, 0, bench_registry_count * sizeof(*dispatch_table));
 }
 
 uint32_t dispatch_missing(void)
@@ -32,17 +79,74 @@ uint32_t dispatch_missing(void)
     return missing_features;
 }
 
-int dispatch_is_tuned(void)
+uint32_t dispatch_eligible(void)
 {
-    return missing_features == 0;
+    return eligible_levels;
 }
 
-const char *dispatch_variant_name(void)
+const char *dispatch_mode(void)
 {
-    return dispatch_is_tuned() ? "tuned" : "generic";
+    if (forced_level >= 0)
+        return "forced";
+    return eligible_levels == 1 ? "generic" : "measured";
+}
+
+static const struct variant_row *row_of(const char *name)
+{
+    uint32_t r;
+
+    for (r = 0; r < variant_row_count; r++)
+        if (strcmp(variant_rows[r].name, name) == 0)
+            return &variant_rows[r];
+    return NULL;
+}
+
+static void add_candidate(struct select_result *s, const char *variant, const struct bench_desc *d)
+{
+    s->candidates[s->count].variant = variant;
+    s->candidates[s->count].desc = d;
+    s->count++;
+}
+
+/* The candidates of one benchmark: its eligible variants, generic first.
+ * A benchmark the table lacks has the registry's generic one only. */
+static void candidates(const struct bench_entry *e, struct select_result *s)
+{
+    const struct variant_row *row = row_of(e->name);
+    uint32_t l;
+
+    if (!row) {
+        if (!e->generic)
+            check_failed("benchmark %s has no generic variant", e->name);
+        add_candidate(s, variant_levels[0].name, e->generic);
+        return;
+    }
+    for (l = 0; l < variant_level_count; l++) {
+        if (!((eligible_levels >> l) & 1))
+            continue;
+        if (forced_level >= 0 && (int)l != forced_level)
+            continue;
+        add_candidate(s, variant_levels[l].name, row->descs[l]);
+    }
+}
+
+void dispatch_select(uint32_t i, uint32_t size)
+{
+    struct dispatch_entry *d = &dispatch_table[i];
+
+    candidates(&bench_registry[i], &d->selection);
+    select_measure(bench_registry[i].name, size, forced_level >= 0, &d->selection);
+    d->desc = d->selection.candidates[d->selection.chosen].desc;
 }
 
 const struct bench_desc *dispatch_bench(uint32_t i)
 {
-    return i < bench_registry_count ? dispatch_table[i] : NULL;
+    return i < bench_registry_count ? dispatch_table[i].desc : NULL;
 }
+
+const struct select_result *dispatch_selection(uint32_t i)
+{
+    return i < bench_registry_count ? &dispatch_table[i].selection : NULL;
+}
+
+#pragma clang attribute pop

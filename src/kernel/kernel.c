@@ -12,6 +12,7 @@
 #include "fpu.h"
 #include "gdt.h"
 #include "idt.h"
+#include "jitlink.h"
 #include "klib.h"
 #include "kprintf.h"
 #include "mem.h"
@@ -19,6 +20,7 @@
 #include "pmu.h"
 #include "test_hooks.h"
 #include "timer.h"
+#include "variant_table.h"
 
 #ifndef FLUID_OS_VERSION
 #define FLUID_OS_VERSION "0.1.0"
@@ -80,6 +82,21 @@ static void print_features(unsigned targets, uint32_t mask, int json)
     }
 }
 
+/* Names of the variant levels in `levels` (bit i: variant_levels[i]) as
+ * ` generic sse2` (people) or `"generic","sse2"` (JSON). */
+static void print_levels(unsigned targets, uint32_t levels, int json)
+{
+    const char *sep = json ? "" : " ";
+    uint32_t l;
+
+    for (l = 0; l < variant_level_count; l++) {
+        if (!((levels >> l) & 1))
+            continue;
+        kprintf_to(targets, json ? "%s\"%s\"" : "%s%s", sep, variant_levels[l].name);
+        sep = json ? "," : " ";
+    }
+}
+
 static void print_banner(void)
 {
     console_set_color(VGA_LIGHT_CYAN, VGA_BLACK);
@@ -100,13 +117,16 @@ static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
         print_features(CONSOLE_ALL, usable, 0);
     }
     kprintf("\nmemory: %u KiB usable\n", mem_kib);
-    if (dispatch_is_tuned()) {
-        kprintf("variants: tuned (built for %s)\n", tag);
-    } else {
-        kprintf("variants: generic (built for %s; this CPU lacks ", tag);
+    kprintf("variants: %s among", dispatch_mode());
+    print_levels(CONSOLE_ALL, dispatch_eligible(), 0);
+    kprintf(" (built for %s", tag);
+    if (dispatch_missing()) {
+        kprintf("; this CPU lacks ");
         print_features(CONSOLE_ALL, dispatch_missing(), 0);
-        kprintf(")\n");
+        kprintf(" for");
+        print_levels(CONSOLE_ALL, ~dispatch_eligible(), 0);
     }
+    kprintf(")\n");
 }
 
 static void print_boot_line(const struct boot_info *bi, const char *tag,
@@ -118,7 +138,9 @@ static void print_boot_line(const struct boot_info *bi, const char *tag,
                bi->boot_drive, bi->disk_mode == BOOT_DISK_LBA ? "LBA" : "CHS",
                a20_name(bi->a20_method), mem_kib);
     console_write_json_string(CONSOLE_SERIAL, tag);
-    kprintf_to(CONSOLE_SERIAL, ",\"variant\":\"%s\",\"missing\":[", dispatch_variant_name());
+    kprintf_to(CONSOLE_SERIAL, ",\"variant\":\"%s\",\"eligible\":[", dispatch_mode());
+    print_levels(CONSOLE_SERIAL, dispatch_eligible(), 1);
+    kprintf_to(CONSOLE_SERIAL, "],\"missing\":[");
     print_features(CONSOLE_SERIAL, dispatch_missing(), 1);
     kprintf_to(CONSOLE_SERIAL, "],\"kernel_bytes\":%u,\"boot_cycles\":%llu,\"boot_us\":%llu}\n",
                bi->kernel_bytes, (unsigned long long)boot_cycles,
@@ -156,7 +178,7 @@ void kernel_main(const struct boot_info *bi)
     mem_kib = (uint32_t)(e820_usable_bytes(bi) / KIB);
 
     read_cpu_tag(hdr, tag);
-    dispatch_init(hdr->cpu_features, usable);
+    dispatch_init(usable);
 
     boot_cycles = entry_tsc > bi->tsc_stage1 ? entry_tsc - bi->tsc_stage1 : 0;
     print_summary(bi, &ci, usable, tag, mem_kib);
@@ -164,6 +186,8 @@ void kernel_main(const struct boot_info *bi)
 
     test_hooks_run();
     mem_selftest();
-    bench_run_all(tag);
+    bench_run_all();
+    if (jitlink_run)
+        jitlink_run(usable);
     kernel_exit_ok();
 }

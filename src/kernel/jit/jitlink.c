@@ -1,0 +1,704 @@
+/* The live re-JIT link, executor side: what LLVM ORC's out-of-process
+ * executor (llvm-jitlink-executor) and ez-clang's bare-metal one do, in
+ * their smallest form. The JIT runs on the host (fluidjit/linkserver.py):
+ * it compiles and links; this side only reports what it is, profiles,
+ * receives finished bytes, checks them, copies them into place and decides
+ * by measurement whether to keep them. Frames and constants are the spec's
+ * (src/protocol/protocol.toml: jit_*, JIT_*); docs/kernel-jit.md has the
+ * exchange:
+ *
+ *   HELLO    -> build id, CPUID leaves, XCR0, CR4, code arena
+ *   WELCOME  <- (within JIT_HELLO_TIMEOUT_MS, else no host)
+ *   per benchmark, its run() behind a slot (a function pointer every call
+ *   goes through), up to JIT_MAX_ROUNDS times:
+ *     PROFILE -> calls, cycles and integer argument values of the code the
+ *                slot holds (the boot choice, then the code kept), from the
+ *                profiler runtime (src/runtime/profile.c)
+ *     PATCH   <- code linked at an arena address, with its CRC-32
+ *     or DECLINE (within JIT_PATCH_TIMEOUT_MS, else "silent")
+ *     checks (build id, slot, bounds, live code, digest), copy, CPUID,
+ *     swap the slot between two calls, time old against new, keep or
+ *     revert; VERDICT -> after the swap and after the decision; again
+ *     with the code the slot holds, unless the PATCH was the host's last
+ *   then, if the slot kept a patch, that patch against the boot choice once
+ *   more, afresh (confirmed, or unconfirmed and the boot choice back)
+ *   BYE      ->
+ *
+ * Every event is also a `FLUID-JIT {json}` line on COM1. A refused patch
+ * changes nothing. Code that may run is never overwritten: a patch over a
+ * kept one (live code) is refused; the kernel's own code is outside the
+ * arena; only a reverted or refused patch's space may be reused. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench.h"
+#include "console.h"
+#include "cpu.h"
+#include "dispatch.h"
+#include "jitlink.h"
+#include "klib.h"
+#include "kprintf.h"
+#include "mem.h"
+#include "profile.h"
+#include "protocol.h"
+#include "test_hooks.h"
+#include "timer.h"
+#include "uart.h"
+
+/* Nothing here is time-critical (the benchmarks' code is what gets timed):
+ * small code. */
+#pragma clang attribute push(__attribute__((minsize)), apply_to = function)
+
+#define ARENA_ALIGN 64 /* bench.h: arenas are 64-byte aligned */
+#define ARENA_PAGE 4096
+#define MS_PER_S 1000u
+#define SIZE_ARG 1 /* run(arena, size): the profiled integer argument */
+#define CR4_OSXSAVE (1u << 18)
+#define CPUID_1_ECX_OSXSAVE (1u << 27)
+#define CRC32_POLY 0xEDB88320u /* IEEE 802.3, reflected */
+#define PERCENT 100u
+#ifndef JIT_POLL_BACKOFF
+#define JIT_POLL_BACKOFF 64 /* PAUSEs between two polls of an empty receiver */
+#endif
+
+/* The code arena: patches are copied here and nowhere else. In the BSS, so
+ * it costs the image nothing; executable like all memory (no paging). */
+static uint8_t jit_arena[JIT_ARENA_BYTES] __attribute__((aligned(ARENA_PAGE)));
+/* One frame's payload; a PATCH is at most its header and JIT_MAX_CODE. */
+static uint8_t rx_payload[JIT_MAX_PAYLOAD];
+
+_Static_assert(JIT_MAX_PAYLOAD >= JIT_PATCH_SIZE + JIT_MAX_CODE, "a PATCH fits the receive buffer");
+
+/* The address every call of a benchmark's run() goes through in this phase. */
+static volatile fluid_prof_run_fn *slots;
+
+/* Kept patches: live code a later patch must not overwrite. */
+struct live_range {
+    uint32_t start, end;
+};
+
+static struct {
+    int up;          /* a host answered and has not gone silent */
+    uint32_t seq;    /* our next sequence number */
+    uint32_t silent; /* unanswered requests in a row */
+    uint32_t garbage, patches, kept, refused;
+    uint64_t frame_start; /* TSC when the last frame's magic was complete */
+    struct live_range *live;
+    uint32_t live_count;
+} link;
+
+extern const struct flud_header __kernel_start;
+
+static uint32_t build_id(void)
+{
+    return __kernel_start.image_crc32;
+}
+
+static uint64_t deadline_ms(uint32_t ms)
+{
+    return rdtsc() + kmuldiv64(tsc_hz(), ms, MS_PER_S);
+}
+
+/* `src` in an `n`-byte field, NUL padded (cut short if longer). */
+static void copy_name(char *dst, const char *src, size_t n)
+{
+    size_t len = strlen(src);
+
+    memset(dst, 0, n);
+    memcpy(dst, src, len < n ? len : n);
+}
+
+static uint32_t crc32(const uint8_t *p, uint32_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    uint32_t i;
+    int k;
+
+    for (i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (CRC32_POLY & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* After writing code, before running it: CPUID serialises the instruction
+ * stream (Intel SDM vol. 3, 8.1.3, cross-modifying code). */
+static void serialise(void)
+{
+    struct cpuid_regs regs;
+
+    cpuid(0, 0, &regs);
+}
+
+/* -- frames --------------------------------------------------------------------------------- */
+
+static int send_bytes(const void *data, uint32_t n, uint64_t deadline)
+{
+    const uint8_t *p = data;
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        while (!uart_tx_ready(JIT_COM2_PORT))
+            if (rdtsc() >= deadline)
+                return 0;
+        uart_tx(JIT_COM2_PORT, p[i]);
+    }
+    return 1;
+}
+
+/* Sends one frame; a transmitter that never drains takes the link down. */
+static uint32_t send_frame(uint16_t opcode, const void *payload, uint32_t size)
+{
+    struct jit_header h = { JIT_MAGIC, opcode, 0, link.seq++, size };
+    uint64_t deadline = deadline_ms(JIT_SEND_TIMEOUT_MS);
+
+    if (!send_bytes(&h, sizeof(h), deadline) || !send_bytes(payload, size, deadline))
+        link.up = 0;
+    return h.seq;
+}
+
+static int recv_byte(uint8_t *b, uint64_t deadline)
+{
+    while (!uart_rx_ready(JIT_COM2_PORT)) {
+        uint32_t i;
+
+        if (rdtsc() >= deadline)
+            return 0;
+        /* Under QEMU every port access takes the emulator's global lock,
+         * which its I/O thread needs to refill the UART: back off. */
+        for (i = 0; i < JIT_POLL_BACKOFF; i++)
+            __asm__ volatile("pause");
+    }
+    *b = uart_rx(JIT_COM2_PORT);
+    return 1;
+}
+
+/* The next well-formed frame (its payload in rx_payload), or 0 when no
+ * header starts before `deadline` or the frame stalls for
+ * JIT_FRAME_TIMEOUT_MS. Bytes that do not start a header are skipped
+ * (counted as garbage), and so is a header announcing an unknown opcode or
+ * too large a payload. */
+static int recv_frame(struct jit_header *h, uint64_t deadline)
+{
+    uint8_t *raw = (uint8_t *)h;
+    uint32_t i;
+
+    for (;;) {
+        uint32_t window = 0;
+
+        for (i = 0; window != JIT_MAGIC; i++) {
+            uint8_t b;
+
+            if (!recv_byte(&b, deadline))
+                return 0;
+            window = (window >> 8) | ((uint32_t)b << 24);
+            if (i >= sizeof(window))
+                link.garbage++;
+        }
+        h->magic = window;
+        link.frame_start = rdtsc();
+        for (i = sizeof(h->magic); i < sizeof(*h); i++)
+            if (!recv_byte(&raw[i], deadline_ms(JIT_FRAME_TIMEOUT_MS)))
+                return 0;
+        if (h->opcode < JIT_OP_HELLO || h->opcode > JIT_OP_BYE || h->flags != 0 ||
+            h->size > JIT_MAX_PAYLOAD) {
+            link.garbage += sizeof(*h);
+            continue;
+        }
+        /* The rest of a frame comes in one piece: only a stall ends it. */
+        for (i = 0; i < h->size; i++)
+            if (!recv_byte(&rx_payload[i], deadline_ms(JIT_FRAME_TIMEOUT_MS)))
+                return 0;
+        return 1;
+    }
+}
+
+/* The answer to request `seq` of one of the opcodes `a`, `b` within `ms`, or
+ * 0 (counted as silence). Stale answers to earlier requests are dropped. */
+static int await(uint32_t seq, uint16_t a, uint16_t b, uint32_t ms, struct jit_header *h)
+{
+    uint64_t deadline = deadline_ms(ms);
+
+    while (link.up && recv_frame(h, deadline)) {
+        if (h->seq == seq && (h->opcode == a || h->opcode == b)) {
+            link.silent = 0;
+            return 1;
+        }
+    }
+    if (++link.silent >= JIT_SILENT_LIMIT)
+        link.up = 0;
+    return 0;
+}
+
+/* -- lines ---------------------------------------------------------------------------------- */
+
+static void line_start(const char *event, const char *name)
+{
+    kprintf_to(CONSOLE_SERIAL, "FLUID-JIT {\"event\":\"%s\"", event);
+    if (name)
+        kprintf_to(CONSOLE_SERIAL, ",\"function\":\"%s.run\"", name);
+}
+
+static void line_end(void)
+{
+    kprintf_to(CONSOLE_SERIAL, "}\n");
+}
+
+static void verdict(uint32_t slot, uint32_t event, uint32_t reason, uint32_t addr,
+                    uint64_t before, uint64_t after, uint64_t sum_before, uint64_t sum_after)
+{
+    struct jit_verdict v = { slot, event, reason, addr, before, after, sum_before, sum_after };
+
+    send_frame(JIT_OP_VERDICT, &v, sizeof(v));
+}
+
+/* -- HELLO ---------------------------------------------------------------------------------- */
+
+static uint32_t read_cr4(void)
+{
+    uint32_t cr4;
+
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    return cr4;
+}
+
+static uint64_t read_xcr0(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void fill_hello(struct jit_hello *m, uint32_t usable)
+{
+    static const uint32_t wanted[JIT_CPUID_LEAVES][2] = {
+        { 0, 0 }, { 1, 0 }, { 7, 0 }, { 0xD, 0 }, { 0x80000000u, 0 }, { 0x80000001u, 0 },
+    };
+    struct cpuid_regs regs;
+    uint32_t max_basic, max_ext, i;
+
+    memset(m, 0, sizeof(*m));
+    m->build_id = build_id();
+    m->arena_addr = (uint32_t)(uintptr_t)jit_arena;
+    m->arena_bytes = JIT_ARENA_BYTES;
+    m->bench_count = bench_registry_count;
+    m->tsc_khz = (uint32_t)(tsc_hz() / MS_PER_S);
+    m->usable = usable;
+    m->cr4 = read_cr4();
+    cpuid(0, 0, &regs);
+    max_basic = regs.r[REG_EAX];
+    cpuid(0x80000000u, 0, &regs);
+    max_ext = regs.r[REG_EAX];
+    for (i = 0; i < JIT_CPUID_LEAVES; i++) {
+        uint32_t leaf = wanted[i][0];
+        int present = leaf >= 0x80000000u ? leaf <= max_ext : leaf <= max_basic;
+
+        m->leaves[i].leaf = leaf;
+        m->leaves[i].subleaf = wanted[i][1];
+        if (present) {
+            cpuid(leaf, wanted[i][1], &regs);
+            memcpy(m->leaves[i].regs, regs.r, sizeof(m->leaves[i].regs));
+        }
+        if (leaf == 1 && (regs.r[REG_ECX] & CPUID_1_ECX_OSXSAVE) && (m->cr4 & CR4_OSXSAVE))
+            m->xcr0 = read_xcr0();
+    }
+    m->leaf_count = JIT_CPUID_LEAVES;
+}
+
+/* HELLO, then WELCOME within its timeout: whether a host is there. */
+static int hello(uint32_t usable)
+{
+    struct jit_hello m;
+    struct jit_header h;
+    uint32_t seq;
+
+    const char *absent = "no UART";
+
+    if (uart_init(JIT_COM2_PORT)) {
+        link.up = 1;
+        fill_hello(&m, usable);
+        seq = send_frame(JIT_OP_HELLO, &m, sizeof(m));
+        absent = "no answer";
+        if (await(seq, JIT_OP_WELCOME, JIT_OP_WELCOME, JIT_HELLO_TIMEOUT_MS, &h) &&
+            h.size >= JIT_WELCOME_SIZE)
+            absent = NULL;
+    }
+    link.up = absent == NULL;
+    line_start("hello", NULL);
+    if (absent)
+        kprintf_to(CONSOLE_SERIAL, ",\"host\":false,\"reason\":\"%s\"", absent);
+    else
+        kprintf_to(CONSOLE_SERIAL,
+                   ",\"host\":true,\"build_id\":\"0x%08x\",\"arena\":\"0x%08x\",\"arena_bytes\":%u",
+                   m.build_id, m.arena_addr, m.arena_bytes);
+    line_end();
+    kprintf("jit: %s\n", absent ? absent : "link server on COM2");
+    return link.up;
+}
+
+/* -- one slot ------------------------------------------------------------------------------- */
+
+struct bench_ctx {
+    uint32_t slot;
+    const char *name;
+    const char *variant;
+    const struct bench_desc *desc;
+    uint32_t size;
+};
+
+static void call_profiled(const struct bench_ctx *b, void *arena)
+{
+    uint64_t start = fluid_prof_enter(b->slot);
+
+    fluid_prof_value(b->slot, SIZE_ARG, b->size);
+    slots[b->slot](arena, b->size);
+    fluid_prof_exit(b->slot, start);
+}
+
+static uint32_t send_profile(const struct bench_ctx *b)
+{
+    const struct fluid_prof_fn *fn = &fluid_prof_table[b->slot];
+    struct jit_profile p;
+    uint32_t a;
+
+    memset(&p, 0, sizeof(p));
+    p.slot = b->slot;
+    p.fn_addr = (uint32_t)(uintptr_t)slots[b->slot];
+    p.size = b->size;
+    p.calls = fn->calls;
+    p.cycles = fn->cycles;
+    p.self_cycles = fn->self_cycles;
+    for (a = 0; a < FLUID_PROF_MAX_ARGS; a++) {
+        p.args[3 * a] = fn->args[a].seen;
+        p.args[3 * a + 1] = fn->args[a].value;
+        p.args[3 * a + 2] = fn->args[a].changes;
+    }
+    copy_name(p.name, b->name, JIT_NAME_LEN);
+    copy_name(p.variant, b->variant, JIT_VARIANT_LEN);
+
+    line_start("profile", b->name);
+    kprintf_to(CONSOLE_SERIAL, ",\"variant\":");
+    console_write_json_string(CONSOLE_SERIAL, b->variant);
+    kprintf_to(CONSOLE_SERIAL, ",\"addr\":\"0x%08x\",\"calls\":%llu,\"cycles\":%llu,\"size\":%u",
+               p.fn_addr, (unsigned long long)p.calls, (unsigned long long)p.cycles, b->size);
+    line_end();
+    return send_frame(JIT_OP_PROFILE, &p, sizeof(p));
+}
+
+static int overlaps_live(uint32_t start, uint32_t end)
+{
+    uint32_t i;
+
+    for (i = 0; i < link.live_count; i++)
+        if (start < link.live[i].end && link.live[i].start < end)
+            return 1;
+    return 0;
+}
+
+/* Why the PATCH in rx_payload (`size` bytes) must not be installed in
+ * `b`'s slot, or JIT_REASON_NONE. */
+static uint32_t check_patch(const struct bench_ctx *b, uint32_t size)
+{
+    const struct jit_patch *p = (const struct jit_patch *)rx_payload;
+    const uint32_t arena = (uint32_t)(uintptr_t)jit_arena;
+
+    if (size < JIT_PATCH_SIZE || p->build_id != build_id())
+        return JIT_REASON_BUILD;
+    if (p->slot != b->slot || p->replaces != (uint32_t)(uintptr_t)slots[b->slot])
+        return JIT_REASON_SLOT;
+    if (p->bytes == 0 || p->bytes > JIT_MAX_CODE || size != JIT_PATCH_SIZE + p->bytes ||
+        p->addr < arena || p->addr - arena > JIT_ARENA_BYTES - p->bytes ||
+        p->entry < p->addr || p->entry - p->addr >= p->bytes)
+        return JIT_REASON_BOUNDS;
+    if (overlaps_live(p->addr, p->addr + p->bytes))
+        return JIT_REASON_OVERLAP;
+    if (crc32(rx_payload + JIT_PATCH_SIZE, p->bytes) != p->digest)
+        return JIT_REASON_DIGEST;
+    return JIT_REASON_NONE;
+}
+
+static const char *reason_name(uint32_t reason)
+{
+#define REASON_NAME(value, json) case value: return json;
+    switch (reason) {
+        JIT_VERDICT_REASON_VALUES(REASON_NAME)
+    }
+#undef REASON_NAME
+    return "?";
+}
+
+static void *arena_for(const struct bench_ctx *b)
+{
+    void *arena = kmalloc_aligned(b->desc->mem_bytes(b->size), ARENA_ALIGN);
+
+    b->desc->setup(arena, b->size, BENCH_DEFAULT_SEED);
+    return arena;
+}
+
+/* The middle of `n` (odd) values, which it sorts: a busy host slows some
+ * calls of either side, rarely most of them. */
+static uint64_t median(uint64_t *v, uint32_t n)
+{
+    uint32_t i, j;
+
+    for (i = 1; i < n; i++)
+        for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint64_t t = v[j];
+
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[n / 2];
+}
+
+static uint64_t time_call(fluid_prof_run_fn fn, void *arena, uint32_t size)
+{
+    uint64_t start = rdtsc();
+
+    fn(arena, size);
+    return rdtsc() - start;
+}
+
+/* Old against new, timed and checksummed. */
+struct comparison {
+    uint64_t before, after;         /* median call, TSC cycles */
+    uint64_t sum_before, sum_after; /* checksums after as many calls */
+};
+
+/* `old` against `new` on fresh arenas with the same history, so their
+ * checksums compare: untimed calls first (caches, TCG's translation), then
+ * timed ones, one of each in turn, so a slower phase of the host or the
+ * emulator hits both alike: at least JIT_TIMED_CALLS pairs, more while the
+ * old code's calls took less than JIT_TIMED_BUDGET_MS, an odd number; each
+ * side's figure is its median call. Why `new` must not stay, or
+ * JIT_REASON_NONE. */
+static uint32_t compare(const struct bench_ctx *b, fluid_prof_run_fn old, fluid_prof_run_fn new,
+                        struct comparison *c)
+{
+    uint64_t old_t[JIT_TIMED_MAX_CALLS], new_t[JIT_TIMED_MAX_CALLS], spent = 0;
+    const uint64_t budget = kmuldiv64(tsc_hz(), JIT_TIMED_BUDGET_MS, MS_PER_S);
+    void *old_arena = arena_for(b), *new_arena = arena_for(b);
+    uint32_t i, n;
+
+    for (i = 0; i < JIT_PROFILED_CALLS; i++) {
+        old(old_arena, b->size);
+        new(new_arena, b->size);
+    }
+    for (n = 0; n < JIT_TIMED_MAX_CALLS && (n < JIT_TIMED_CALLS || spent < budget || n % 2 == 0); n++) {
+        old_t[n] = time_call(old, old_arena, b->size);
+        new_t[n] = time_call(new, new_arena, b->size);
+        spent += old_t[n];
+    }
+    c->before = median(old_t, n);
+    c->after = median(new_t, n);
+    c->sum_before = b->desc->checksum(old_arena, b->size);
+    c->sum_after = b->desc->checksum(new_arena, b->size);
+    kfree(new_arena);
+    kfree(old_arena);
+    if (c->sum_after != c->sum_before)
+        return JIT_REASON_CHECKSUM;
+    if (c->after * PERCENT > c->before * (PERCENT - JIT_KEEP_MARGIN_PERCENT))
+        return JIT_REASON_SLOWER;
+    return JIT_REASON_NONE;
+}
+
+/* A `kept`, `reverted`, `confirmed` or `unconfirmed` line, and its line
+ * for people. */
+static void report_comparison(const struct bench_ctx *b, const char *event, uint32_t reason,
+                              const struct comparison *c)
+{
+    line_start(event, b->name);
+    if (reason)
+        kprintf_to(CONSOLE_SERIAL, ",\"reason\":\"%s\"", reason_name(reason));
+    kprintf_to(CONSOLE_SERIAL,
+               ",\"cycles_before\":%llu,\"cycles_after\":%llu,\"checksum_before\":\"0x%016llx\","
+               "\"checksum_after\":\"0x%016llx\"",
+               (unsigned long long)c->before, (unsigned long long)c->after,
+               (unsigned long long)c->sum_before, (unsigned long long)c->sum_after);
+    line_end();
+    kprintf("jit %s.run %s: %llu -> %llu cycles\n", b->name, event,
+            (unsigned long long)c->before, (unsigned long long)c->after);
+}
+
+/* The PATCH in rx_payload passed its checks: copy, swap at a call boundary
+ * of the workload on `work`, then time old against new and decide. */
+static void install(const struct bench_ctx *b, void *work, uint64_t waited, uint64_t received)
+{
+    const struct jit_patch *p = (const struct jit_patch *)rx_payload;
+    fluid_prof_run_fn old = slots[b->slot];
+    struct comparison c;
+    uint32_t reason;
+
+    memcpy((void *)(uintptr_t)p->addr, rx_payload + JIT_PATCH_SIZE, p->bytes);
+    serialise();
+    line_start("patch", b->name);
+    kprintf_to(CONSOLE_SERIAL,
+               ",\"addr\":\"0x%08x\",\"bytes\":%u,\"digest\":\"0x%08x\",\"wait_us\":%llu,\"rx_us\":%llu",
+               p->entry, p->bytes, p->digest, (unsigned long long)tsc_cycles_to_us(waited),
+               (unsigned long long)tsc_cycles_to_us(received - link.frame_start));
+    line_end();
+
+    /* The swap: between two calls of the workload, so the call that was
+     * running finished on the old code; the next one, and every one after,
+     * loads the new address from the slot. */
+    slots[b->slot] = (fluid_prof_run_fn)(uintptr_t)p->entry;
+    verdict(b->slot, JIT_EVENT_SWAP, JIT_REASON_NONE, p->entry, 0, 0, 0, 0);
+    line_start("swap", b->name);
+    kprintf_to(CONSOLE_SERIAL, ",\"addr\":\"0x%08x\"", p->entry);
+    line_end();
+    call_profiled(b, work);
+
+    reason = compare(b, old, slots[b->slot], &c);
+    if (reason == JIT_REASON_NONE) {
+        link.live[link.live_count].start = p->addr;
+        link.live[link.live_count].end = p->addr + p->bytes;
+        link.live_count++;
+        link.kept++;
+    } else {
+        slots[b->slot] = old;
+    }
+    verdict(b->slot, reason ? JIT_EVENT_REVERTED : JIT_EVENT_KEPT, reason, p->entry, c.before, c.after,
+            c.sum_before, c.sum_after);
+    report_comparison(b, reason ? "reverted" : "kept", reason, &c);
+}
+
+/* The answer to request `seq`, if its first byte has arrived: the frame is
+ * then read whole (the host sends it in one piece; a stall of
+ * JIT_FRAME_TIMEOUT_MS ends it). Returns 0 at once when nothing waits. */
+static int poll_answer(uint32_t seq, struct jit_header *h)
+{
+    while (link.up && uart_rx_ready(JIT_COM2_PORT)) {
+        if (!recv_frame(h, deadline_ms(JIT_FRAME_TIMEOUT_MS)))
+            return 0;
+        if (h->seq == seq && (h->opcode == JIT_OP_PATCH || h->opcode == JIT_OP_DECLINE)) {
+            link.silent = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One round for one benchmark: profile the code its slot holds, then keep
+ * running it (the workload does not stop for the JIT) while the host
+ * compiles, polling the link between two calls; install what comes back.
+ * Whether a patch was timed (kept or reverted) and the host said it has
+ * another candidate for the next round. */
+static int offer(const struct bench_ctx *b, void *work)
+{
+    struct jit_header h;
+    uint64_t sent, deadline, received;
+    uint32_t i, seq, reason;
+    int answered = 0;
+
+    /* Each PROFILE describes the code the slot holds now. */
+    memset(&fluid_prof_table[b->slot], 0, sizeof(fluid_prof_table[b->slot]));
+    for (i = 0; i < JIT_PROFILED_CALLS; i++)
+        call_profiled(b, work);
+    seq = send_profile(b);
+    sent = rdtsc();
+    deadline = deadline_ms(JIT_PATCH_TIMEOUT_MS);
+    while (link.up && !(answered = poll_answer(seq, &h)) && rdtsc() < deadline)
+        call_profiled(b, work);
+    received = rdtsc();
+    if (!answered) {
+        if (++link.silent >= JIT_SILENT_LIMIT)
+            link.up = 0;
+        line_start("silent", b->name);
+        kprintf_to(CONSOLE_SERIAL, ",\"reason\":\"no answer\",\"wait_us\":%llu",
+                   (unsigned long long)tsc_cycles_to_us(rdtsc() - sent));
+        line_end();
+        return 0;
+    }
+    if (h.opcode == JIT_OP_DECLINE) {
+        char why[JIT_REASON_LEN + 1] = "";
+
+        if (h.size >= JIT_DECLINE_SIZE)
+            memcpy(why, ((const struct jit_decline *)rx_payload)->reason, JIT_REASON_LEN);
+        line_start("declined", b->name);
+        kprintf_to(CONSOLE_SERIAL, ",\"reason\":");
+        console_write_json_string(CONSOLE_SERIAL, why);
+        kprintf_to(CONSOLE_SERIAL, ",\"wait_us\":%llu",
+                   (unsigned long long)tsc_cycles_to_us(rdtsc() - sent));
+        line_end();
+        return 0;
+    }
+    link.patches++;
+    if ((reason = check_patch(b, h.size)) != JIT_REASON_NONE) {
+        const struct jit_patch *p = (const struct jit_patch *)rx_payload;
+
+        link.refused++;
+        verdict(b->slot, JIT_EVENT_REFUSED, reason, h.size >= JIT_PATCH_SIZE ? p->entry : 0, 0, 0,
+                0, 0);
+        line_start("refused", b->name);
+        kprintf_to(CONSOLE_SERIAL, ",\"reason\":\"%s\"", reason_name(reason));
+        if (h.size >= JIT_PATCH_SIZE)
+            kprintf_to(CONSOLE_SERIAL, ",\"addr\":\"0x%08x\",\"bytes\":%u", p->entry, p->bytes);
+        line_end();
+        kprintf("jit %s.run refused: %s\n", b->name, reason_name(reason));
+        return 0;
+    }
+    install(b, work, received - sent, received);
+    return !(((const struct jit_patch *)rx_payload)->flags & JIT_PATCH_LAST);
+}
+
+/* One benchmark: up to JIT_MAX_ROUNDS offers; each patch is timed against
+ * the code the slot holds then (the boot choice, or a patch kept before). */
+static void tune(const struct bench_ctx *b)
+{
+    void *work = arena_for(b);
+    struct comparison c;
+    uint32_t round;
+
+    for (round = 0; round < JIT_MAX_ROUNDS && link.up && offer(b, work); round++)
+        ;
+    kfree(work);
+    /* What the slot holds now against the boot choice, measured afresh: each
+     * round kept what beat the code before it by the measurement that also
+     * chose it (noise may have helped). Slower than the boot choice here,
+     * and the boot choice is back. */
+    if (slots[b->slot] != b->desc->run) {
+        uint32_t entry = (uint32_t)(uintptr_t)slots[b->slot];
+        uint32_t reason = compare(b, b->desc->run, slots[b->slot], &c);
+
+        if (reason != JIT_REASON_CHECKSUM)
+            reason = c.after > c.before ? JIT_REASON_SLOWER : JIT_REASON_NONE;
+        if (reason)
+            slots[b->slot] = b->desc->run;
+        verdict(b->slot, reason ? JIT_EVENT_UNCONFIRMED : JIT_EVENT_CONFIRMED, reason, entry, c.before,
+                c.after, c.sum_before, c.sum_after);
+        report_comparison(b, reason ? "unconfirmed" : "confirmed", reason, &c);
+    }
+}
+
+void jitlink_run(uint32_t usable)
+{
+    uint32_t i;
+
+    if (!hello(usable))
+        return;
+    slots = kmalloc(bench_registry_count * sizeof(*slots));
+    link.live = kmalloc(bench_registry_count * JIT_MAX_ROUNDS * sizeof(*link.live));
+    for (i = 0; i < bench_registry_count && link.up; i++) {
+        const struct bench_entry *e = &bench_registry[i];
+        const struct select_result *s = dispatch_selection(i);
+        struct bench_ctx b;
+
+        b.slot = i;
+        b.name = e->name;
+        b.desc = dispatch_bench(i);
+        b.variant = s ? s->candidates[s->chosen].variant : "generic";
+        b.size = test_hooks_bench_size(e->size ? e->size : e->generic->default_size);
+        slots[i] = b.desc->run;
+        tune(&b);
+    }
+    if (link.up)
+        send_frame(JIT_OP_BYE, NULL, 0);
+    line_start("bye", NULL);
+    kprintf_to(CONSOLE_SERIAL, ",\"patches\":%u,\"kept\":%u,\"refused\":%u,\"garbage\":%u",
+               link.patches, link.kept, link.refused, link.garbage);
+    line_end();
+}
+
+#pragma clang attribute pop

@@ -1,0 +1,27 @@
+/* 16550 UART, polled: the register map and the few operations the kernel's
+ * two serial lines need (COM1, the console: serial.c; COM2, the live re-JIT
+ * link: jitlink.c). Register names from the National Semiconductor PC16550D
+ * datasheet. The kernel runs with interrupts off, so callers poll the Line
+ * Status Register; every wait is bounded by the caller. */
+#ifndef FLUID_UART_H
+#define FLUID_UART_H
+
+#include <stdint.h>
+
+#define UART_COM1 0x3F8
+#define UART_COM2 0x2F8
+
+/* Programs the UART at `base` for 115200 baud, 8 data bits, no parity, 1
+ * stop bit, FIFOs on, no interrupts, and checks in loopback that a UART
+ * answers there. Returns 1 if one does, 0 if the port is empty. */
+int uart_init(uint16_t base);
+
+/* Whether the transmitter has room for a byte / a received byte waits. */
+int uart_tx_ready(uint16_t base);
+int uart_rx_ready(uint16_t base);
+
+/* One byte out or in; call only when ready. */
+void uart_tx(uint16_t base, uint8_t byte);
+uint8_t uart_rx(uint16_t base);
+
+#endif
