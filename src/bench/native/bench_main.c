@@ -18,7 +18,7 @@
  * RUNNER_SAMPLES runs). A size or iteration count of "-" takes the registry's
  * value (for the size: the benchmark's default_size if the registry has 0). */
 #include "bench.h"
-#include "bench_main.h"
+#include "program.h"
 #include "klib.h"
 #include "profile.h"
 #include "regionio.h"
@@ -297,7 +297,7 @@ static int size_refused(const struct bench_desc *desc, uint32_t size)
     return 1;
 }
 
-int bench_main(int argc, char **argv)
+int program_main(int argc, char **argv)
 {
     struct options opt;
     if (parse_options(argc, argv, &opt))

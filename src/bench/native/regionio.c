@@ -1,20 +1,6 @@
 #include "regionio.h"
 #include "sys.h"
 
-/* Kernel read/write calls may move fewer bytes than asked (the i386 ABI
- * caps one call near 2 GiB): loop until done. */
-static int write_all(int fd, const unsigned char *p, size_t bytes)
-{
-    while (bytes > 0) {
-        long n = sys_write(fd, p, bytes);
-        if (n <= 0)
-            return -1;
-        p += n;
-        bytes -= (size_t)n;
-    }
-    return 0;
-}
-
 int region_dump(const char *path, const void *arena, const struct bench_region *input,
                 const struct bench_region *output)
 {
@@ -23,9 +9,9 @@ int region_dump(const char *path, const void *arena, const struct bench_region *
         return -1;
     uint64_t header[2] = {input->bytes, output->bytes};
     const unsigned char *base = arena;
-    int err = write_all((int)fd, (const unsigned char *)header, sizeof header);
-    err |= write_all((int)fd, base + input->offset, input->bytes);
-    err |= write_all((int)fd, base + output->offset, output->bytes);
+    int err = sys_write_all((int)fd, (const unsigned char *)header, sizeof header);
+    err |= sys_write_all((int)fd, base + input->offset, input->bytes);
+    err |= sys_write_all((int)fd, base + output->offset, output->bytes);
     return (sys_close((int)fd) != 0) | err;
 }
 

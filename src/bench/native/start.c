@@ -1,15 +1,16 @@
 /* Process entry. Linux starts a static executable at _start with the stack
  * holding argc, then the argv pointers (System V ABI, i386 and x86-64);
- * there is no libc to do this, so _start passes them to bench_main and
+ * there is no libc to do this, so _start passes them to program_main (the
+ * native program: the benchmark or the inference runner) and
  * exits with its status. The ABIs want the stack 16-byte aligned at a call. */
-#include "bench_main.h"
+#include "program.h"
 #include "sys.h"
 
 __attribute__((noreturn, used)) void native_start(long argc, char **argv);
 
 void native_start(long argc, char **argv)
 {
-    sys_exit(bench_main((int)argc, argv));
+    sys_exit(program_main((int)argc, argv));
 }
 
 #if defined(__x86_64__)

@@ -77,6 +77,20 @@ long sys_write(int fd, const void *buf, size_t bytes)
     return syscall3(NR_WRITE, fd, (long)buf, (long)bytes);
 }
 
+int sys_write_all(int fd, const void *buf, size_t bytes)
+{
+    const unsigned char *p = buf;
+
+    while (bytes > 0) {
+        long n = sys_write(fd, p, bytes);
+        if (n <= 0)
+            return -1;
+        p += n;
+        bytes -= (size_t)n;
+    }
+    return 0;
+}
+
 long sys_open(const char *path, int flags, int mode)
 {
     return syscall3(NR_OPEN, (long)path, flags, mode);

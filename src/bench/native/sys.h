@@ -19,6 +19,9 @@
 
 long sys_read(int fd, void *buf, size_t bytes);
 long sys_write(int fd, const void *buf, size_t bytes);
+/* Writes all of buf: one write may move fewer bytes than asked (the i386 ABI
+ * caps a call near 2 GiB). 0 on success, -1 on an error. */
+int sys_write_all(int fd, const void *buf, size_t bytes);
 long sys_open(const char *path, int flags, int mode);
 long sys_close(int fd);
 /* Anonymous private read-write pages, or 0 on failure. */

@@ -38,7 +38,7 @@
  * Exit status: 0 success, 1 bad input (a file that cannot be read, a
  * checkpoint or tokenizer the engine refuses, a prompt too long), 2 usage. */
 #include "infer.h"
-#include "infer_main.h"
+#include "program.h"
 #include "infer_sys.h"
 #include "klib.h"
 #include "kmath.h"
@@ -86,7 +86,7 @@ static void say(const char *msg)
 
 static void out_text(const struct text *t, int fd)
 {
-    file_write_all(fd, t->buf, t->len);
+    sys_write_all(fd, t->buf, t->len);
 }
 
 /* "infer: <what>: <message> (<name>)<detail>\n" on standard error. */
@@ -359,7 +359,7 @@ static void write_piece(const struct infer *m, int32_t prev, int32_t token)
 {
     size_t len;
     const uint8_t *p = infer_decode(m, prev, token, &len);
-    file_write_all(SYS_STDOUT, p, len);
+    sys_write_all(SYS_STDOUT, p, len);
 }
 
 static int generate(const struct options *o)
@@ -435,7 +435,7 @@ static int generate(const struct options *o)
         fed++;
         uint64_t c0 = output ? thread_cpu_ns() : 0, t0 = output ? sys_monotonic_ns() : 0;
         if (logits_fd >= 0 &&
-            file_write_all((int)logits_fd, logits, (size_t)config.vocab_size * sizeof(float)) != 0)
+            sys_write_all((int)logits_fd, logits, (size_t)config.vocab_size * sizeof(float)) != 0)
             return fail(o->logits_file, "cannot write the logits");
         if (output) {
             out_ns += sys_monotonic_ns() - t0;
@@ -464,7 +464,7 @@ static int generate(const struct options *o)
     if (logits_fd >= 0 && sys_close((int)logits_fd) != 0)
         return fail(o->logits_file, "cannot write the logits");
     if (!o->quiet)
-        file_write_all(SYS_STDOUT, "\n", 1);
+        sys_write_all(SYS_STDOUT, "\n", 1);
 
     size_t line_bytes = 4096 + 12 * (n_prompt + n) + 2 * strlen(o->checkpoint) + 2 * strlen(o->tokenizer);
     char *buf = sys_map_anon(line_bytes);
@@ -547,7 +547,7 @@ static int math_probe(int argc, char **argv)
         }
     }
     long fd = sys_open(argv[4], SYS_O_WRONLY | SYS_O_CREAT | SYS_O_TRUNC, SYS_FILE_MODE);
-    if (fd < 0 || file_write_all((int)fd, y, n * sizeof(float)) != 0 || sys_close((int)fd) != 0)
+    if (fd < 0 || sys_write_all((int)fd, y, n * sizeof(float)) != 0 || sys_close((int)fd) != 0)
         return fail(argv[4], "cannot write the output");
     return EXIT_OK;
 }
@@ -596,7 +596,7 @@ static int bandwidth_probe(int argc, char **argv)
     return EXIT_OK;
 }
 
-int infer_main(int argc, char **argv)
+int program_main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--math") == 0)
         return math_probe(argc, argv);

@@ -93,19 +93,6 @@ long file_read_all(const char *path, size_t pad, const uint8_t **data, size_t *b
     return 0;
 }
 
-int file_write_all(int fd, const void *data, size_t bytes)
-{
-    const uint8_t *p = data;
-    while (bytes > 0) {
-        long n = sys_write(fd, p, bytes);
-        if (n <= 0)
-            return -1;
-        p += n;
-        bytes -= (size_t)n;
-    }
-    return 0;
-}
-
 uint64_t thread_cpu_ns(void)
 {
     int64_t ts[2]; /* struct __kernel_timespec */

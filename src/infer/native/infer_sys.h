@@ -22,9 +22,6 @@ void *map_huge(size_t bytes);
  * space). */
 long file_read_all(const char *path, size_t pad, const uint8_t **data, size_t *bytes);
 
-/* Writes `bytes` bytes to `fd`, looping over short writes; 0 on success. */
-int file_write_all(int fd, const void *data, size_t bytes);
-
 /* CPU time this thread has run, in nanoseconds (CLOCK_THREAD_CPUTIME_ID),
  * or 0 if it cannot be read: unlike the monotonic clock, it does not count
  * the time other processes had the CPU. */
