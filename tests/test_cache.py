@@ -31,7 +31,7 @@ import pytest
 from cacheserver import Nginx, nginx_binary
 from conftest import edit, executed
 
-from fluidbuild import cache, toolchain
+from fluidbuild import cache, cachehttp, toolchain
 from fluidbuild.actions import InputGuard, run_python
 from fluidbuild.errors import FluidError, ManifestError
 from fluidbuild.fingerprint import canonical
@@ -122,7 +122,7 @@ def test_settings_come_from_the_manifest_then_the_environment(tmp_path: Path) ->
     assert cache.settings(None, {}, str(tmp_path)) is None
     secret = cache.Settings("https://ci:s3cret@cache.example/fluid")
     assert secret.shown == "https://***@cache.example/fluid"  # as warnings print it
-    assert cache.HttpStore(secret.url, 1).url == "https://cache.example/fluid"  # basic auth in a header
+    assert cachehttp.HttpStore(secret.url, 1).url == "https://cache.example/fluid"  # basic auth in a header
     assert cache.settings(section, {"FLUIDBUILD_REMOTE_CACHE": "off"}, str(tmp_path)) is None
     with pytest.raises(FluidError, match="FLUIDBUILD_REMOTE_CACHE_MODE='rw'"):
         cache.settings(section, {"FLUIDBUILD_REMOTE_CACHE_MODE": "rw"}, str(tmp_path))
