@@ -386,8 +386,13 @@ def serve(args: argparse.Namespace) -> int:
         os.unlink(path)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        server.bind(path)
+        # The path appears only once the socket listens: QEMU (and serving()) take its
+        # existence as readiness, and a connection refused between bind() and listen()
+        # would make QEMU retry after the guest's HELLO had already timed out.
+        pending = f"{path}.tmp-{os.getpid()}"
+        server.bind(pending)
         server.listen(1)
+        os.replace(pending, path)
         log(f"listening on {path}")
         server.settimeout(args.accept_timeout)
         try:
@@ -403,8 +408,9 @@ def serve(args: argparse.Namespace) -> int:
         raise
     finally:
         server.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        for leftover in (path, f"{path}.tmp-{os.getpid()}"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
         session.write_report()
         session.compiler.close()
     return 0
