@@ -362,6 +362,7 @@ CPU_FEATURES: tuple[dict[str, Any], ...] = (
 LINES: dict[str, dict[str, Any]] = {
     'FLUID-BOOT': {
         'doc': 'once, after boot, from the kernel',
+        'printers': ('kernel',),
         'fields': {
             'drive': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'BIOS boot drive (boot info `boot_drive`)'},
             'disk': {'type': 'string', 'required': True, 'enum': ('CHS', 'LBA'), 'pattern': None, 'by': '', 'doc': 'disk access stage 2 used (boot info `disk_mode`)'},
@@ -379,6 +380,7 @@ LINES: dict[str, dict[str, Any]] = {
     },
     'FLUID-BENCH': {
         'doc': 'one per benchmark result, from the kernel and the native runner (`cycles`, `ns`, `work` and the PMU counts are totals over the timed runs)',
+        'printers': ('kernel', 'native'),
         'fields': {
             'name': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'benchmark name ("matrix_mul")'},
             'variant': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the variant that ran, a level of the manifest section `variants` ("generic", "sse2", "avx2", "tuned": the exact CPU profile); the native runner builds `generic` and `tuned`'},
@@ -404,6 +406,7 @@ LINES: dict[str, dict[str, Any]] = {
     },
     'FLUID-EXIT': {
         'doc': 'once, just before the kernel ends QEMU',
+        'printers': ('kernel',),
         'fields': {
             'status': {'type': 'string', 'required': True, 'enum': ('ok', 'panic', 'exception', 'check'), 'pattern': None, 'by': '', 'doc': 'why the kernel stopped (the `status` of its exit status)'},
             'message': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'panic, check', 'doc': 'what went wrong'},
@@ -414,8 +417,35 @@ LINES: dict[str, dict[str, Any]] = {
             'cr2': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'exception', 'doc': 'faulting address of a page fault, hex'},
         },
     },
+    'FLUID-INFER': {
+        'doc': 'once per generation of the inference engine (src/infer/, README "Inference"), after its text',
+        'printers': ('native', 'jit'),
+        'fields': {
+            'model': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the checkpoint's path as given (project-relative when run from the project root)"},
+            'tokenizer': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the tokenizer's path as given"},
+            'arch': {'type': 'string', 'required': True, 'enum': ('x86_64', 'i386'), 'pattern': None, 'by': '', 'doc': 'the architecture the engine ran on'},
+            'variant': {'type': 'string', 'required': True, 'enum': ('generic', 'tuned'), 'pattern': None, 'by': '', 'doc': "the forward pass's variant (`infer_kernels_generic` or `_tuned`); under the JIT the code of the last forward pass: tuned once tier 2 swapped in the tuned forward pass, generic on tier-0 code"},
+            'prompt_tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the prompt's token ids: BOS, then its BPE tokens"},
+            'tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the generated token ids'},
+            'n': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'tokens generated (`steps`, fewer when a stop token ended it)'},
+            'forwards': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'forward passes, prompt positions included (prompt tokens + n - 1)'},
+            'ns': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'wall time of the generation (`infer_generate`: the forward passes and the sampling, not reading files nor writing output), nanoseconds'},
+            'tok_per_s': {'type': 'number', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'forward passes per second of `ns` (three decimals)'},
+            'cpu_ns': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the generating thread's CPU time for the same work, nanoseconds (on a shared machine `ns` also counts the time other processes had the CPU)"},
+            'seed': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the sampler's seed"},
+            'steps': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'tokens asked for'},
+            'dim': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the model's dim (checkpoint header)"},
+            'n_layers': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its layers'},
+            'vocab_size': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its vocabulary'},
+            'seq_len': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its positions'},
+            'arena_bytes': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the engine's arena (`infer_mem_bytes`)"},
+            'warmup_forwards': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'jit', 'doc': 'forward passes of the warm-up generations run before this one in the same process (`--warmup`)'},
+            'tier2_forwards': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'jit', 'doc': "forward passes of this generation that ran the forward pass's tier-2 code"},
+        },
+    },
     'FLUID-JIT': {
         'doc': "the kernel's live re-JIT events (docs/kernel-jit.md), one line each",
+        'printers': ('kernel',),
         'fields': {
             'event': {'type': 'string', 'required': True, 'enum': ('hello', 'profile', 'patch', 'swap', 'kept', 'reverted', 'refused', 'declined', 'silent', 'confirmed', 'unconfirmed', 'bye'), 'pattern': None, 'by': '', 'doc': "hello: the link's state at start; profile: a PROFILE sent; patch: a PATCH verified and copied; swap: the slot holds the new code; kept, reverted: the verdict; refused: a PATCH failed a check, nothing changed; declined: the host sent no patch; silent: no answer in time; confirmed, unconfirmed: after its rounds, the code a slot kept against the boot choice, timed afresh (unconfirmed: slower, the boot choice is back); bye: the kernel is done with the link"},
             'function': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'all but hello, bye', 'doc': "the slot's function, `<benchmark>.run`"},

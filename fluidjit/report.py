@@ -96,6 +96,24 @@ class BenchRow:
 
 
 @dataclass
+class GenerationRow:
+    """One generation of the inference engine under the JIT (inference.py)."""
+
+    index: int  # 0-based; the last one is the generation that counts, the others warm-ups
+    forwards: int  # forward passes
+    n: int  # tokens generated
+    ns: int  # wall clock of the whole generation (the TSC, in its loop)
+    cpu_ns: int  # the calling thread's CPU time for it
+    tok_per_s: float  # forward passes per second, wall clock
+    tok_per_cpu_s: float  # forward passes per second of CPU time
+    tier2_forwards: int  # forward passes that ran the forward pass's tier-2 code
+    tier0_tok_per_s: float | None  # the rate of the others (TSC between forward passes)
+    tier2_tok_per_s: float | None  # the rate of those on tier-2 code
+    median_step_ns: float  # the median forward pass with its sampling
+    same_tokens: bool  # the same tokens as the generation that counts
+
+
+@dataclass
 class JitReport:
     """The run's result; ``match`` "fma" means the checksums differ and the tier-2 code fuses
     a*b+c (one rounding instead of two), as clang does for the target CPU: rerun with
@@ -107,6 +125,7 @@ class JitReport:
     functions: list[FunctionRow] = field(default_factory=list)
     benchmarks: list[BenchRow] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    generations: list[GenerationRow] = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -138,7 +157,19 @@ class JitReport:
                 lines.append(f"{b.name:<16} {b.size:>8} {b.iterations:>5} {b.first_ms:>9.3f} "
                              f"{b.steady_ms:>9.3f} {_ms(b.tier0_ms, 3):>9} {_ratio(speed):>7}  "
                              f"{b.checksum} {b.match}  {b.code}")
+        if self.generations:
+            lines += ["", f"{'generation':<12} {'forwards':>8} {'ms':>9} {'tok/s':>10} {'tok/CPU s':>10} "
+                          f"{'tier 2':>7} {'t0 tok/s':>10} {'t2 tok/s':>10}  tokens"]
+            for g in self.generations:
+                name = "counted" if g.index == len(self.generations) - 1 else f"warm-up {g.index + 1}"
+                lines.append(f"{name:<12} {g.forwards:>8} {g.ns / 1e6:>9.2f} {g.tok_per_s:>10.1f} "
+                             f"{g.tok_per_cpu_s:>10.1f} {g.tier2_forwards:>7} {_rate(g.tier0_tok_per_s):>10} "
+                             f"{_rate(g.tier2_tok_per_s):>10}  {'same' if g.same_tokens else 'DIFFER'}")
         return "\n".join(lines)
+
+
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
 
 
 def _num(x: float | None) -> str:

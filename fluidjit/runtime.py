@@ -127,14 +127,15 @@ class JitRuntime:
                 if token in by_token:
                     by_token[token].units += (root,)
 
-    def tuned_roles(self, bench: str) -> dict[str, tuple[str, str]]:
-        """Role -> (generic, tuned) function tokens of benchmark ``bench``'s descriptors."""
-        return self.module.variants.benchmarks.get(bench, {})
+    def tuned_roles(self, unit: str) -> dict[str, tuple[str, str]]:
+        """Role -> (generic, tuned) function tokens of the descriptors of ``unit`` (a
+        benchmark, or variants.ENGINE_UNIT)."""
+        return self.module.variants.units.get(unit, {})
 
-    def tuned_obstacle(self, bench: str) -> str | None:
-        """Why benchmark ``bench``'s tuned functions cannot replace its generic ones, or None."""
-        roles = self.tuned_roles(bench)
-        if "run" not in roles:
+    def tuned_obstacle(self, unit: str) -> str | None:
+        """Why the tuned functions of ``unit`` cannot replace its generic ones, or None."""
+        roles = self.tuned_roles(unit)
+        if not roles.keys() & variants.REPEATED_ROLES:
             return "the module has no tuned variant of it"
         for role, (generic, tuned) in roles.items():
             if self.module.signatures[generic] != self.module.signatures[tuned]:
@@ -155,12 +156,12 @@ class JitRuntime:
         return {role: loaded.addresses[irtext.symbol_name(irtext.derived(generic, PROBE_SUFFIX))]
                 for role, (generic, _) in roles.items()}
 
-    def use_tuned(self, bench: str) -> None:
-        """Let every descriptor function of ``bench`` go to tier 2 as its tuned counterpart."""
+    def use_tuned(self, unit: str) -> None:
+        """Let every descriptor function of ``unit`` go to tier 2 as its tuned counterpart."""
         by_token = {t.fn.token: t for t in self.machine.tracked}
-        for role, (generic, tuned) in self.tuned_roles(bench).items():
+        for role, (generic, tuned) in self.tuned_roles(unit).items():
             if generic in by_token:
-                self.machine.admit(by_token[generic], tuned, repeated=role == "run")
+                self.machine.admit(by_token[generic], tuned, repeated=role in variants.REPEATED_ROLES)
 
     def address(self, name: str) -> int:
         """The address of an exported symbol (a function's thunk for instrumented functions)."""

@@ -5,20 +5,25 @@ as ``bench_X_generic`` and its functions, compiled for the x86-64 baseline,
 and as ``bench_X_tuned``, compiled from the same source with the CPU
 profile's flags, so its ``#if defined(__AVX512F__)``-style paths are the
 ones the profile CPU takes. No JIT can recover those paths from the generic
-IR: they are not in it.
+IR: they are not in it. The inference engine's module does the same with
+its compute kernels (src/infer/infer.h): ``infer_kernels_generic`` and
+``infer_kernels_tuned``, the unit ``infer``.
 
 Tier 0 runs the generic half only and never compiles the tuned one. Tier 2
 pairs the functions of the two descriptors field by field (``run`` of
-``bench_X_generic`` with ``run`` of ``bench_X_tuned``): the same source
-function, compiled for the profile CPU. A descriptor function is the right
-unit to swap: its signature is bench.h's, fixed whatever the compiler did
-inside the source file, while the file's static functions may have had
-arguments removed or constants folded in differently by each variant.
+``bench_X_generic`` with ``run`` of ``bench_X_tuned``, ``forward`` of the
+two kernel tables): the same source function, compiled for the profile
+CPU. A descriptor function is the right unit to swap: its signature is the
+header's, fixed whatever the compiler did inside the source file, while the
+file's static functions may have had arguments removed or constants folded
+in differently by each variant.
 
 Whether a tuned function may take over a generic workload is a property of
 the benchmark's arena, which bench.h leaves to each variant (fft_1d lays
 out its twiddle tables for its vector width): session.admit_tuned checks it
-on the live workload before the first run().
+on the live workload before the first run(). The engine's kernels share
+one layout of the model's state, infer.c's, and may be switched at any time
+(infer.h).
 """
 
 from __future__ import annotations
@@ -32,7 +37,17 @@ from fluidjit import irtext
 # struct bench_desc (bench.h): name, unit, default_size, then these function pointers.
 DESCRIPTOR_FUNCTIONS = ("mem_bytes", "setup", "run", "checksum", "work", "regions")
 FIRST_FUNCTION_FIELD = 3
-_DESCRIPTOR = re.compile(r"bench_(\w+)_(generic|tuned)")
+# struct infer_kernels (src/infer/infer.h): the variant's name, then these function pointers.
+KERNEL_FUNCTIONS = ("forward", "matvec", "stream_sum")
+FIRST_KERNEL_FIELD = 1
+ENGINE_UNIT = "infer"
+# The roles a workload calls over and over: a benchmark's run, the engine's forward pass.
+REPEATED_ROLES = frozenset({"run", "forward"})
+# Descriptor globals (group 1: the unit, group 2: the variant) and their function fields.
+_DESCRIPTORS = (
+    (re.compile(r"bench_(\w+)_(generic|tuned)"), DESCRIPTOR_FUNCTIONS, FIRST_FUNCTION_FIELD),
+    (re.compile(rf"({ENGINE_UNIT})_kernels_(generic|tuned)"), KERNEL_FUNCTIONS, FIRST_KERNEL_FIELD),
+)
 _TARGET_CPU = re.compile(r'"target-cpu"="([^"]*)"')
 
 
@@ -41,19 +56,21 @@ class Variants:
     """Where the tuned half of a module is."""
 
     tuned_only: frozenset[str]  # symbol tokens only the tuned half uses (no tier-0 code)
-    benchmarks: dict[str, dict[str, tuple[str, str]]]  # name -> role -> (generic, tuned) tokens
+    # unit (a benchmark, or ENGINE_UNIT) -> role -> (generic, tuned) tokens
+    units: dict[str, dict[str, tuple[str, str]]]
 
     @property
     def counterparts(self) -> dict[str, str]:
         """Generic function token -> its tuned counterpart."""
-        return {g: t for roles in self.benchmarks.values() for g, t in roles.values()}
+        return {g: t for roles in self.units.values() for g, t in roles.values()}
 
 
-def _descriptor_functions(line: str) -> dict[str, str]:
-    """Role -> function token of a ``struct bench_desc`` initializer."""
+def _descriptor_functions(line: str, roles: tuple[str, ...], first: int) -> dict[str, str]:
+    """Role -> function token of a descriptor's initializer, whose fields from ``first``
+    on are the functions ``roles``."""
     fields = irtext.split_top_level(line[line.index("{") + 1:line.rindex("}")])
     out = {}
-    for role, field in zip(DESCRIPTOR_FUNCTIONS, fields[FIRST_FUNCTION_FIELD:], strict=False):
+    for role, field in zip(roles, fields[first:], strict=False):
         ref = irtext.SYMBOL.search(field)
         if ref:
             out[role] = ref.group(1)
@@ -90,27 +107,32 @@ def closure(text: irtext.Module, roots: set[str], follow: Set[str] | None = None
 def find(text: irtext.Module) -> Variants:
     """The tuned half of ``text`` and the pairs of descriptor functions."""
     names: dict[tuple[str, str], str] = {}
+    kinds: dict[str, tuple[tuple[str, ...], int]] = {}  # unit -> its descriptor's roles, first field
     for token in text.globals:
-        m = _DESCRIPTOR.fullmatch(irtext.symbol_name(token))
-        if m:
-            names[m.group(1), m.group(2)] = token
-    benchmarks, tuned_roots = {}, set()
-    for (bench, variant), tuned in names.items():
-        generic = names.get((bench, "generic"))
+        for pattern, roles, first in _DESCRIPTORS:
+            m = pattern.fullmatch(irtext.symbol_name(token))
+            if m:
+                names[m.group(1), m.group(2)] = token
+                kinds[m.group(1)] = roles, first
+    units, tuned_roots = {}, set()
+    for (unit, variant), tuned in names.items():
+        generic = names.get((unit, "generic"))
         if variant != "tuned" or generic is None:
             continue
         tuned_roots.add(tuned)
-        g, t = _descriptor_functions(text.globals[generic]), _descriptor_functions(text.globals[tuned])
-        benchmarks[bench] = {role: (g[role], t[role]) for role in DESCRIPTOR_FUNCTIONS
-                             if role in g and role in t and g[role] in text.functions
-                             and t[role] in text.functions and g[role] != t[role]}
+        roles, first = kinds[unit]
+        g = _descriptor_functions(text.globals[generic], roles, first)
+        t = _descriptor_functions(text.globals[tuned], roles, first)
+        units[unit] = {role: (g[role], t[role]) for role in roles
+                       if role in g and role in t and g[role] in text.functions
+                       and t[role] in text.functions and g[role] != t[role]}
     # The tuned half: the tuned descriptors and the file-local symbols they reach,
     # less anything the rest of the module still uses (a registry naming them).
     local = {s for s in [*text.functions, *text.globals] if _is_local(text, s)}
     half = closure(text, tuned_roots, local | tuned_roots)
     outside = [s for s in [*text.functions, *text.globals] if s not in half]
     used = closure(text, {r for s in outside for r in _refs(text, s) if r in half}, half)
-    return Variants(frozenset(half - used), benchmarks)
+    return Variants(frozenset(half - used), units)
 
 
 def target_cpus(text: irtext.Module, functions: set[str]) -> set[str]:

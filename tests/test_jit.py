@@ -393,7 +393,7 @@ def _tuned_workload(rt: JitRuntime, name: str, n: int = 16384) -> tuple[Arena, s
 
 def test_tier0_leaves_the_tuned_half_out(modules):
     with jit(modules["variants"], need=REGISTRY_SYMBOLS) as rt:
-        assert set(rt.module.variants.benchmarks) == {"fx_path", "fx_layout"}
+        assert set(rt.module.variants.units) == {"fx_path", "fx_layout"}
         assert "bench_fx_path_tuned" not in rt.tier0.text
         assert all(not t.fn.name.startswith("bench_") for t in rt.machine.tracked)
         assert "bench_fx_path_tuned" not in rt.addresses

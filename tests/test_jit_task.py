@@ -11,21 +11,21 @@ from fluidbuild.model import TaskSpec
 from fluidbuild.testing import PluginTest
 
 
-def declare(root: Path, manifest: str) -> list[TaskSpec]:
-    """The ``jit`` plugin's tasks for ``manifest``, its targets declared first."""
+def declare(root: Path, manifest: str) -> dict[str, TaskSpec]:
+    """The ``jit`` plugin's tasks for ``manifest`` by name, its targets declared first."""
     kit = PluginTest(root, manifest)
     for name in kit.manifest.targets:
         kit.target_tasks(name)
-    return kit.project_tasks(plugin="jit")
+    return {task.name: task for task in kit.project_tasks(plugin="jit")}
 
 
 def test_jit_task_runs_the_module_target_with_manifest_thresholds(tmp_path: Path) -> None:
-    [task] = declare(tmp_path, """
+    task = declare(tmp_path, """
         targets:
           fluid_module: {plugin: llvm_link}
         jit: {hot_calls: 7, hot_share: 0.2}
-        """)
-    assert task.name == "jit" and task.always
+        """)["jit"]
+    assert task.always
     assert task.file_dep == ["build/fluid_module.bc", "build/cpu_profile.json"]
     kwargs = task.actions[0].kwargs
     assert kwargs["module"] == "build/fluid_module.bc"
@@ -35,10 +35,10 @@ def test_jit_task_runs_the_module_target_with_manifest_thresholds(tmp_path: Path
 
 
 def test_jit_task_without_module_fails_only_when_run(tmp_path: Path) -> None:
-    [task] = declare(tmp_path, """
+    task = declare(tmp_path, """
         targets:
           other: {plugin: llvm_link}
-        """)
+        """)["jit"]
     assert "cannot run: jit.module_target 'fluid_module' is not a target with an output" in task.doc
 
 

@@ -46,6 +46,9 @@ REFRESH = ".venv/bin/python -m fluidbuild_plugins.fluidos.protocol"
 SCALARS = {"u8": (1, "B", "uint8_t"), "u16": (2, "H", "uint16_t"), "u32": (4, "I", "uint32_t"),
            "u64": (8, "Q", "uint64_t")}
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
+# Who prints a serial line (a line's `printers`): the kernel, the native runners, the JIT's commands.
+PRINTERS = ("kernel", "native", "jit")
+DEFAULT_PRINTERS = ("kernel",)
 NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 TYPE = re.compile(r"(?P<elem>[a-z][a-z0-9_]*)(?:\[(?P<count>[1-9][0-9]*)\])?")
 CPUID = re.compile(r"(?P<leaf>0x[0-9A-Fa-f]+|[0-9]+)(?:\.(?P<subleaf>[0-9]+))?:(?P<reg>E[ABCD]X)"
@@ -241,7 +244,10 @@ def _build(path: str, raw: dict[str, Any]) -> Spec:
             fields[f["name"]] = {"type": f["type"], "required": f.get("required", False),
                                  "enum": tuple(enum) if enum is not None else None,
                                  "pattern": f.get("pattern"), "by": f.get("by", ""), "doc": f.get("doc", "")}
-        lines[tag] = {"doc": body.get("doc", ""), "fields": fields}
+        printers = tuple(body.get("printers", DEFAULT_PRINTERS))
+        if not printers or not set(printers) <= set(PRINTERS):
+            raise ValueError(f"{tag}: printers {list(printers)}, expected some of {list(PRINTERS)}")
+        lines[tag] = {"doc": body.get("doc", ""), "printers": printers, "fields": fields}
     return Spec(path, disk, raw["disk"].get("doc", ""), tuple(structs), handoff,
                 raw["handoff"].get("doc", ""), fatal, exit_consts, raw["exit"].get("doc", ""), exits,
                 tuple(features), lines)
@@ -494,6 +500,7 @@ def render_python(spec: Spec) -> str:
     for tag, line in spec.lines.items():
         out.append(f"    {tag!r}: {{")
         out.append(f"        'doc': {line['doc']!r},")
+        out.append(f"        'printers': {line['printers']!r},")
         out.append("        'fields': {")
         for name, field in line["fields"].items():
             out.append(f"            {name!r}: {field!r},")

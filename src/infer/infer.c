@@ -579,6 +579,8 @@ int infer_init(struct infer *m, const void *checkpoint, size_t checkpoint_bytes,
     return INFER_OK;
 }
 
+const size_t infer_struct_bytes = sizeof(struct infer);
+
 const float *infer_forward(struct infer *m, int32_t token, int32_t pos)
 {
     if (!m || token < 0 || token >= m->config.vocab_size || pos < 0 || pos >= m->config.seq_len)

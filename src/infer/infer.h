@@ -206,6 +206,38 @@ int infer_sampler_init(struct infer_sampler *s, float temperature, float topp, u
  * temperature > 0). */
 int32_t infer_sample(const struct infer *m, struct infer_sampler *s, float *logits);
 
+/* Generation: the prompt fed position by position from 0, then `steps`
+ * tokens sampled, each fed back except the last; so n_prompt + steps - 1
+ * forward passes, which must fit seq_len. One call runs the whole loop, so
+ * every runner (the native ones, the JIT's, the kernel) times the same code
+ * and a caller in another language pays one call, not one per token. */
+struct infer_run {
+    /* In. */
+    const int32_t *prompt;         /* n_prompt ids (BOS first, from infer_encode) */
+    size_t n_prompt;               /* at least 1 */
+    size_t steps;                  /* tokens to generate, at least 1 */
+    struct infer_sampler *sampler; /* its state advances */
+    /* Out, in the caller's buffers (logits, clock and stamps may be 0). */
+    int32_t *tokens;               /* the generated ids: `steps` entries */
+    float *logits;                 /* every forward pass's logits, vocab_size floats each, in order */
+    uint64_t (*clock)(void);       /* read before each forward pass and after the last step */
+    uint64_t *stamps;              /* the readings: n_prompt + steps entries */
+    /* Results. */
+    size_t n;                      /* tokens generated */
+    size_t forwards;               /* forward passes run; stamps[forwards] is the last reading */
+    int32_t stop;                  /* in: end after a generated BOS or EOS */
+};
+
+/* Runs the generation `run` describes (generate.c). INFER_ERR_ARGUMENT for a
+ * missing buffer or a count of 0, INFER_ERR_TOKEN for a prompt id out of
+ * range, INFER_ERR_POSITION when the forward passes do not fit seq_len: all
+ * checked before the first forward pass. */
+int infer_generate(struct infer *m, struct infer_run *run);
+
+/* sizeof(struct infer), for a caller that holds one without seeing its
+ * definition (the JIT's driver, in Python). */
+extern const size_t infer_struct_bytes;
+
 /* The generator: xorshift64* (state ^= state >> 12, << 25, >> 27; the high
  * 32 bits of state * 0x2545F4914F6CDD1D) and a float in [0, 1) from its top
  * 24 bits. */

@@ -411,60 +411,41 @@ static int generate(const struct options *o)
     struct infer_sampler sampler;
     if (infer_sampler_init(&sampler, o->temperature, o->topp, o->seed) != INFER_OK)
         return fail("sampler", "temperature or top-p out of range");
-    long logits_fd = -1;
+    float *logits = 0;
+    size_t vocab = (size_t)config.vocab_size;
     if (o->logits_file) {
-        logits_fd = sys_open(o->logits_file, SYS_O_WRONLY | SYS_O_CREAT | SYS_O_TRUNC, SYS_FILE_MODE);
-        if (logits_fd < 0)
-            return fail(o->logits_file, "cannot create the logits file");
+        /* forwards <= seq_len: the product overflows a 32-bit size_t only for a huge model */
+        if (forwards > (size_t)-1 / sizeof(float) / vocab ||
+            !(logits = sys_map_anon((size_t)forwards * vocab * sizeof(float))))
+            return fail(o->logits_file, "cannot map the logits buffer");
     }
-    if (!o->quiet)
+
+    /* The whole generation is one call, timed by two reads of each clock;
+     * the output (text, logits) is written after it. */
+    struct infer_run run = {.prompt = prompt, .n_prompt = n_prompt, .steps = o->steps, .sampler = &sampler,
+                            .tokens = out, .logits = logits, .stop = o->stop};
+    uint64_t cpu_start = thread_cpu_ns(), start = sys_monotonic_ns();
+    status = infer_generate(&model, &run);
+    uint64_t ns = sys_monotonic_ns() - start;
+    uint64_t cpu_ns = thread_cpu_ns() - cpu_start;
+    if (status != INFER_OK)
+        return fail_status("generation", status, "");
+    size_t n = run.n, fed = run.forwards;
+    if (logits) {
+        long fd = sys_open(o->logits_file, SYS_O_WRONLY | SYS_O_CREAT | SYS_O_TRUNC, SYS_FILE_MODE);
+        if (fd < 0)
+            return fail(o->logits_file, "cannot create the logits file");
+        if (sys_write_all((int)fd, logits, fed * vocab * sizeof(float)) != 0 ||
+            sys_close((int)fd) != 0)
+            return fail(o->logits_file, "cannot write the logits");
+    }
+    if (!o->quiet) {
         for (size_t i = 1; i < n_prompt; i++)
             write_piece(&model, prompt[i - 1], prompt[i]);
-
-    /* Two clock reads per clock for the whole loop; the output (logits, text)
-     * is timed apart and taken out, so that it costs the figures nothing. */
-    uint64_t out_ns = 0, out_cpu_ns = 0;
-    size_t n = 0, fed = 0;
-    int32_t token = prompt[0];
-    int output = logits_fd >= 0 || !o->quiet;
-    uint64_t cpu_start = thread_cpu_ns(), start = sys_monotonic_ns();
-    for (size_t pos = 0; n < max_out; pos++) {
-        float *logits = (float *)infer_forward(&model, token, (int32_t)pos);
-        if (!logits)
-            return fail("forward", "token or position out of range");
-        fed++;
-        uint64_t c0 = output ? thread_cpu_ns() : 0, t0 = output ? sys_monotonic_ns() : 0;
-        if (logits_fd >= 0 &&
-            sys_write_all((int)logits_fd, logits, (size_t)config.vocab_size * sizeof(float)) != 0)
-            return fail(o->logits_file, "cannot write the logits");
-        if (output) {
-            out_ns += sys_monotonic_ns() - t0;
-            out_cpu_ns += thread_cpu_ns() - c0;
-        }
-        int32_t next;
-        if (pos + 1 < n_prompt) {
-            next = prompt[pos + 1];
-        } else {
-            next = infer_sample(&model, &sampler, logits);
-            out[n++] = next;
-            if (!o->quiet) {
-                c0 = thread_cpu_ns();
-                t0 = sys_monotonic_ns();
-                write_piece(&model, token, next);
-                out_ns += sys_monotonic_ns() - t0;
-                out_cpu_ns += thread_cpu_ns() - c0;
-            }
-        }
-        if (n > 0 && o->stop && (next == INFER_TOKEN_BOS || next == INFER_TOKEN_EOS))
-            break;
-        token = next;
-    }
-    uint64_t ns = sys_monotonic_ns() - start - out_ns;
-    uint64_t cpu_ns = thread_cpu_ns() - cpu_start - out_cpu_ns;
-    if (logits_fd >= 0 && sys_close((int)logits_fd) != 0)
-        return fail(o->logits_file, "cannot write the logits");
-    if (!o->quiet)
+        for (size_t i = 0; i < n; i++)
+            write_piece(&model, i ? out[i - 1] : prompt[n_prompt - 1], out[i]);
         sys_write_all(SYS_STDOUT, "\n", 1);
+    }
 
     size_t line_bytes = 4096 + 12 * (n_prompt + n) + 2 * strlen(o->checkpoint) + 2 * strlen(o->tokenizer);
     char *buf = sys_map_anon(line_bytes);
