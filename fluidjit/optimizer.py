@@ -52,14 +52,15 @@ class Optimizer:
         self._jobs.join()
 
     def stop(self) -> None:
-        """Stop watching, let queued compilations finish, and take a last look."""
+        """Stop watching, let queued compilations finish, and take a last look (an optimizer
+        never started decides nothing: a run that stopped before its workload, or at tier 0)."""
         self._stop.set()
         if self._monitor is not None:
             self._monitor.join()
             self._monitor = None
         if self._worker is not None:
             self.wait_idle()
-        self.poll()
+            self.poll()
 
     def close(self) -> None:
         """Stop both threads."""

@@ -6,17 +6,21 @@ merge tokens). Integration tier (marked on each test): the native runners
 (``doit infer_x86_64 infer_i386``, both variants) on the generated models
 against tests/infer_reference.py: the prompt's BPE tokens, the logits of every
 position within LOGIT_TOLERANCE, the greedy and the sampled tokens; bad input
-ending in a clear error; kmath's accuracy; the JIT module run in-process.
+ending in a clear error; kmath's accuracy. The engine under the user-space
+JIT (``python -m fluidjit infer``, ``doit jit_infer``): the reference's and the
+native runner's tokens, the forward pass swapped to its tuned variant at tier
+2, bad arguments and models ending in one error line. Unit tier too: how the
+JIT pairs the engine's two kernel tables.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import itertools
 import json
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import infer_reference as ref
@@ -24,6 +28,7 @@ import numpy as np
 import pytest
 from conftest import copy_project, doit
 
+from fluidbench import lines
 from fluidbuild.errors import ManifestError
 from fluidbuild.testing import PluginTest
 from fluidbuild_plugins.fluidos import model as model_plugin
@@ -39,6 +44,7 @@ PROMPT = "Once upon a time, there was a little girl"
 # below 1e-6 of the largest logit (x87 and SSE/AVX-512 builds alike).
 LOGIT_TOLERANCE = 1e-4
 RUN_TIMEOUT_S = 60
+JIT_TIMEOUT_S = 120
 # The generated stories260K files (seed 7, the manifest's model_260k): pinned, so any
 # change to the generator is seen (the numbers depend on integer arithmetic only).
 PINNED_DIGESTS = {
@@ -252,6 +258,45 @@ def test_missing_user_file(tmp_path: Path, small_model: tuple[bytes, bytes]) -> 
         test.target_tasks("mymodel")
 
 
+# Two kernel tables as build/infer_module.bc links them: the tuned half's static functions
+# renamed by llvm-link, a file-local callee of its own.
+KERNEL_TABLES_IR = """
+%k = type { ptr, ptr, ptr, ptr }
+@.g = private constant [9 x i8] c"_generic\\00"
+@.t = private constant [7 x i8] c"_tuned\\00"
+@infer_kernels_generic = constant %k { ptr @.g, ptr @forward, ptr @matvec, ptr @stream_sum }
+@infer_kernels_tuned = constant %k { ptr @.t, ptr @forward.1, ptr @matvec.2, ptr @stream_sum.3 }
+define internal void @forward(ptr %m, i32 %t, i32 %p) { ret void }
+define internal void @matvec(ptr %o, ptr %w, ptr %x, i64 %r, i64 %c) { ret void }
+define internal float @stream_sum(ptr %p, i64 %n) { ret float 0.0 }
+define internal void @forward.1(ptr %m, i32 %t, i32 %p) {
+  call void @rows(ptr %m)
+  ret void
+}
+define internal void @matvec.2(ptr %o, ptr %w, ptr %x, i64 %r, i64 %c) {
+  call void @rows(ptr %o)
+  ret void
+}
+define internal float @stream_sum.3(ptr %p, i64 %n) { ret float 0.0 }
+define internal void @rows(ptr %o) { ret void }
+define i32 @infer_generate(ptr %m, ptr %r) { ret i32 0 }
+"""
+
+
+def test_jit_pairs_the_engine_kernel_tables() -> None:
+    """Tier 2 compiles a kernel from the tuned table's function in the same field; tier 0
+    leaves the tuned half out."""
+    import llvmlite.binding as llvm
+
+    from fluidjit import irtext, variants
+
+    found = variants.find(irtext.Module.parse(str(llvm.parse_assembly(KERNEL_TABLES_IR))))
+    assert found.units == {"infer": {"forward": ("forward", "forward.1"), "matvec": ("matvec", "matvec.2"),
+                                     "stream_sum": ("stream_sum", "stream_sum.3")}}
+    assert found.tuned_only == {"infer_kernels_tuned", ".t", "forward.1", "matvec.2", "stream_sum.3", "rows"}
+    assert variants.REPEATED_ROLES & found.units["infer"].keys() == {"forward"}
+
+
 def test_reference_float32_agrees_with_float64(tmp_path: Path) -> None:
     """The reference's own precision: float32 within the tolerance of float64."""
     ckpt, tok = generated(tmp_path, model_plugin.SHAPES["stories260k"], 7)
@@ -269,7 +314,7 @@ def test_reference_float32_agrees_with_float64(tmp_path: Path) -> None:
 def infer_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project with the inference runners and the test models built."""
     tree = copy_project(tmp_path_factory.mktemp("infer") / "fluid")
-    doit(tree, "-n", "2", "infer_x86_64", "infer_i386", "infer_module", *MODELS)
+    doit(tree, "-n", "2", "infer_x86_64", "infer_i386", "infer_module", "cpu_profile", *MODELS)
     return tree
 
 
@@ -301,6 +346,7 @@ def test_greedy_matches_reference(infer_tree: Path, references: dict, tmp_path: 
     assert line["prompt_tokens"] == prompt
     assert line["tokens"] == tokens and line["n"] == STEPS == len(tokens)
     assert line["forwards"] == len(prompt) + STEPS - 1 and line["ns"] > 0 and line["tok_per_s"] > 0
+    assert lines.line_errors("FLUID-INFER", line) == []
     got = np.fromfile(logits_file, dtype="<f4").reshape(logits.shape)
     assert_logits_close(got, logits)
     assert len(set(tokens)) >= 20  # the seeds are chosen so that greedy decoding does not settle
@@ -465,58 +511,115 @@ def test_kmath_special_values(infer_tree: Path, tmp_path: Path, arch: str) -> No
     np.testing.assert_array_equal(pw, np.array(want, np.float32))
 
 
-# -- integration: the JIT module ---------------------------------------------------------------------
+# -- integration: the engine under the JIT -----------------------------------------------------------
 
 
-class InferConfig(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in (*model_plugin.FIELDS, "shared", "head_size", "kv_dim")]
+def jit_infer(tree: Path, checkpoint: Path | str, tokenizer: Path | str,
+              *args: str) -> subprocess.CompletedProcess:
+    """``python -m fluidjit infer`` in ``tree``, tier 2 for its CPU profile."""
+    return subprocess.run([sys.executable, "-m", "fluidjit", "infer", str(checkpoint), str(tokenizer),
+                           "--cpu-profile", "build/cpu_profile.json", *args],
+                          capture_output=True, text=True, timeout=JIT_TIMEOUT_S, check=False, cwd=tree)
+
+
+@pytest.fixture(scope="module")
+def jit_runs(infer_tree: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict, Path]]:
+    """Per model: the FLUID-INFER line, the report and the logits file of the test prompt's
+    greedy generation under the JIT, after one warm-up generation."""
+    out = {}
+    folder = tmp_path_factory.mktemp("jit")
+    for name in MODELS:
+        ckpt, tok = (path.relative_to(infer_tree) for path in model_files(infer_tree, name))
+        report, logits = folder / f"{name}.json", folder / f"{name}.logits"
+        proc = jit_infer(infer_tree, ckpt, tok, "--prompt", PROMPT, "--steps", str(STEPS), "--warmup", "1",
+                         "--report", str(report), "--logits-file", str(logits), "--quiet")
+        out[name] = (infer_line(proc), json.loads(report.read_text()), logits)
+    return out
 
 
 @pytest.mark.integration
-def test_jit_module_runs_the_engine(infer_tree: Path, references: dict) -> None:
-    """build/infer_module.bc, compiled in-process by llvmlite (as the JIT does): both
-    variants give the reference's logits."""
-    import llvmlite.binding as llvm
+@pytest.mark.parametrize("name", MODELS)
+def test_jit_greedy_matches_reference_and_native(infer_tree: Path, references: dict, jit_runs: dict,
+                                                 name: str) -> None:
+    """The engine under the JIT: the reference's and the native runner's prompt tokens and
+    64 greedy tokens, the reference's logits at every position; one line schema for both."""
+    line, _, logits_file = jit_runs[name]
+    prompt, tokens, logits = references[name]
+    ckpt, tok = model_files(infer_tree, name)
+    native = infer_line(infer(infer_tree, "x86_64", ckpt.relative_to(infer_tree), tok.relative_to(infer_tree),
+                              "--prompt", PROMPT, "--steps", str(STEPS)))
+    assert line["prompt_tokens"] == prompt == native["prompt_tokens"]
+    assert line["tokens"] == tokens == native["tokens"] and line["n"] == STEPS
+    assert line["forwards"] == native["forwards"] == len(prompt) + STEPS - 1
+    assert line["model"] == native["model"] == str(ckpt.relative_to(infer_tree)) and line["arch"] == "x86_64"
+    assert lines.line_errors("FLUID-INFER", line) == lines.line_errors("FLUID-INFER", native) == []
+    assert set(line) - set(native) == {"warmup_forwards", "tier2_forwards"}
+    got = np.fromfile(logits_file, dtype="<f4").reshape(logits.shape)
+    assert_logits_close(got, logits)
 
-    llvm.initialize_all_targets()
-    llvm.initialize_all_asmprinters()
-    llvm.initialize_native_asmparser()
-    module = llvm.parse_bitcode((infer_tree / "build" / "infer_module.bc").read_bytes())
-    machine = llvm.Target.from_default_triple().create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=2)
-    engine = llvm.create_mcjit_compiler(module, machine)
-    engine.finalize_object()
 
-    def fn(name: str, restype: type | None, *argtypes: type) -> ctypes._CFuncPtr:
-        return ctypes.CFUNCTYPE(restype, *argtypes)(engine.get_function_address(name))
+@pytest.mark.integration
+@pytest.mark.parametrize("name", MODELS)
+def test_jit_runs_the_tuned_forward_pass_at_tier_2(jit_runs: dict, name: str) -> None:
+    """The forward pass went hot at tier 0 (generic kernels), tier 2 compiled its tuned
+    variant and swapped it in: every forward pass of the counted generation ran it."""
+    line, report, _ = jit_runs[name]
+    [forward] = [f for f in report["functions"] if f["label"] == "infer.forward"]
+    assert forward["state"] in ("measuring", "tier2") and forward["code"] == "tuned", forward
+    kinds = [e["kind"] for e in report["events"] if e["function"] == "infer.forward"]
+    assert kinds[:2] == ["hot", "swapped"] and "reverted" not in kinds
+    warmup, counted = report["generations"]
+    assert warmup["tier0_tok_per_s"] > 0 and counted["tier2_forwards"] == counted["forwards"]
+    assert counted["same_tokens"] and warmup["same_tokens"]
+    assert line["variant"] == "tuned" and line["tier2_forwards"] == line["forwards"]
+    assert line["warmup_forwards"] == warmup["forwards"] == line["forwards"]
+    assert report["config"]["kernels"] == "tuned"
 
-    vp, size = ctypes.c_void_p, ctypes.c_size_t
-    read_config = fn("infer_read_config", ctypes.c_int, vp, size, vp)
-    mem_bytes = fn("infer_mem_bytes", size, vp)
-    init = fn("infer_init", ctypes.c_int, vp, vp, size, vp, size, vp, size, vp)
-    forward = fn("infer_forward", vp, vp, ctypes.c_int32, ctypes.c_int32)
-    ckpt_path, tok_path = model_files(infer_tree, "model_260k")
-    data = np.fromfile(ckpt_path, dtype=np.uint8)
-    holder = np.zeros(len(data) + 64, np.uint8)
-    start = (-holder.ctypes.data - 28) % 64  # the weights on a cache line
-    ckpt = holder[start:start + len(data)]
-    ckpt[:] = data
-    tok = np.fromfile(tok_path, dtype=np.uint8)
-    config = InferConfig()
-    assert read_config(ckpt.ctypes.data, len(ckpt), ctypes.addressof(config)) == 0
-    assert (config.dim, config.vocab_size, config.head_size, config.kv_dim) == (64, 512, 8, 32)
-    arena_bytes = mem_bytes(ctypes.addressof(config))
-    arena = np.zeros(arena_bytes + 64, np.uint8)
-    arena_at = arena.ctypes.data + (-arena.ctypes.data) % 64
-    prompt, tokens, logits = references["model_260k"]
-    feed = prompt + tokens[:-1]
-    for variant in VARIANTS:
-        state = ctypes.create_string_buffer(4096)  # struct infer is far smaller
-        kernels = engine.get_global_value_address(f"infer_kernels_{variant}")
-        assert init(state, ckpt.ctypes.data, len(ckpt), tok.ctypes.data, len(tok), arena_at, arena_bytes,
-                    kernels) == 0
-        got = []
-        for pos, token in enumerate(feed[:20]):
-            out = forward(state, token, pos)
-            got.append(np.ctypeslib.as_array(ctypes.cast(out, ctypes.POINTER(ctypes.c_float)), (512,)).copy())
-        assert_logits_close(np.array(got), logits[:20])
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("args", "message"), [
+    (["--steps", "0"], "steps must be within 1..1048576, not 0"),
+    (["--steps", "160"], "prompt: the prompt's 11 tokens and 160 steps need 170 positions, the model has "
+                         "seq_len 160"),
+    (["--temperature", "-1"], "temperature must be 0 (greedy) or positive, not -1.0"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--report", "no/such/dir/r.json"], "report no/such/dir/r.json: directory no/such/dir does not exist"),
+])
+def test_jit_bad_arguments(infer_tree: Path, args: list[str], message: str) -> None:
+    ckpt, tok = model_files(infer_tree, "model_test_unshared")
+    proc = jit_infer(infer_tree, ckpt, tok, "--prompt", PROMPT, *args)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.startswith("fluidjit: error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", ["missing", "truncated", "vocab_mismatch", "tokenizer_bad_length"])
+def test_jit_bad_model_is_a_clear_error(infer_tree: Path, small_model: tuple[bytes, bytes], tmp_path: Path,
+                                        case: str) -> None:
+    """The engine's own checks, with the native runner's words."""
+    if case == "missing":
+        ckpt, tok, message = small_model[0], small_model[1], "c.bin: cannot read it (no such file)"
+    else:
+        ckpt, tok, _, message = bad_inputs(*small_model)[case]
+        (tmp_path / "c.bin").write_bytes(ckpt)
+    (tmp_path / "t.bin").write_bytes(tok)
+    proc = jit_infer(infer_tree, tmp_path / "c.bin", tmp_path / "t.bin", "--steps", "4")
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.startswith("fluidjit: error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr
+
+
+@pytest.mark.integration
+def test_doit_jit_infer(infer_tree: Path, references: dict) -> None:
+    """``doit jit_infer``: the manifest's model and prompt, the text and the line printed,
+    the report written."""
+    proc = doit(infer_tree, "jit_infer")
+    line = infer_line(proc)
+    tokenizer = ref.Tokenizer(model_files(infer_tree, "model_260k")[1])
+    assert line["prompt_tokens"] == tokenizer.encode("Once upon a time") and line["n"] == 256
+    assert line["tier2_forwards"] == line["forwards"] and line["variant"] == "tuned"
+    report = json.loads((infer_tree / "build/jit/infer-report.json").read_text())
+    assert [g["forwards"] for g in report["generations"]] == [line["forwards"]] * 2
+    assert "Once upon a time" in proc.stdout

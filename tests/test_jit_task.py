@@ -1,4 +1,6 @@
-"""``doit jit``: the build's module under the tiered JIT, thresholds from the manifest."""
+"""``doit jit`` and ``doit jit_infer``: modules under the tiered JIT, thresholds from the manifest.
+
+``doit jit_infer`` runs in tests/test_infer.py, beside the engine's other builds."""
 
 from __future__ import annotations
 
@@ -40,6 +42,33 @@ def test_jit_task_without_module_fails_only_when_run(tmp_path: Path) -> None:
           other: {plugin: llvm_link}
         """)["jit"]
     assert "cannot run: jit.module_target 'fluid_module' is not a target with an output" in task.doc
+
+
+def test_jit_infer_task_runs_the_engine_on_the_manifest_model(tmp_path: Path) -> None:
+    task = declare(tmp_path, """
+        targets:
+          infer_module: {plugin: llvm_link}
+          model_260k: {plugin: model, options: {shape: stories260k}}
+        jit: {hot_calls: 7, infer: {steps: 32}}
+        """)["jit_infer"]
+    assert task.always
+    assert task.file_dep == ["build/infer_module.bc", "build/model_260k/model.bin",
+                             "build/model_260k/tokenizer.bin", "build/cpu_profile.json"]
+    kwargs = task.actions[0].kwargs
+    assert kwargs["checkpoint"] == "build/model_260k/model.bin" and kwargs["settings"]["hot_calls"] == 7
+    assert kwargs["settings"]["infer"] == {"module_target": "infer_module", "model": "model_260k",
+                                           "prompt": "Once upon a time", "steps": 32, "warmup": 1}
+    assert kwargs["report"] == "build/jit/infer-report.json" and kwargs["cache"] == "build/jit/cache"
+
+
+def test_jit_infer_task_without_model_fails_only_when_run(tmp_path: Path) -> None:
+    tasks = declare(tmp_path, """
+        targets:
+          infer_module: {plugin: llvm_link}
+          other: {plugin: llvm_link}
+        jit: {infer: {model: other}}
+        """)
+    assert "cannot run: jit.infer.model 'other' is not a model target" in tasks["jit_infer"].doc
 
 
 def test_doit_jit_writes_report(tree: Path) -> None:
