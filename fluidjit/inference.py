@@ -47,6 +47,7 @@ from fluidjit.config import JitConfig
 from fluidjit.errors import JitError
 from fluidjit.report import FunctionRow, GenerationRow, JitReport, live_log
 from fluidjit.runtime import JitRuntime
+from fluidjit.specialize import PinnedObject
 from fluidjit.tracked import Event, State, Tracked
 from fluidjit.variants import ENGINE_UNIT
 
@@ -381,9 +382,73 @@ def infer_line(request: InferRequest, model: Model, prompt: list[int], g: Genera
     }
 
 
+class Inference:
+    """A model in the engine of a JIT runtime, its forward pass admitted to tuned tier-2 code
+    and pinned to the model, the optimizer started (its monitor too, if ``monitor``):
+    generations on demand. ``run_inference`` drives it; a test may take the optimizer's
+    steps itself."""
+
+    def __init__(self, rt: JitRuntime, request: InferRequest, monitor: bool = True) -> None:
+        self.rt, self.request = rt, request
+        config = rt.config
+        self.model = Model(Engine(rt), request)
+        self.prompt = self.model.encode(request.prompt.encode("utf-8", "surrogateescape"), "prompt")
+        _positions_fit(self.model, self.prompt, request)
+        self.forward = _label(rt)
+        optimize = config.profile and config.optimize
+        self.kernels = _admit(rt) if optimize else "generic: tier 0 only"
+        if self.forward is not None and config.specialize:
+            # The kernels only read struct infer (infer.h), which stays as infer_init left it.
+            state = self.model.state
+            rt.machine.pin(self.forward, PinnedObject(0, ctypes.addressof(state), bytes(state)))
+        rt.machine.begin_phase(ENGINE_UNIT)  # before the first poll: loading the model is no workload
+        if optimize:
+            rt.optimizer.start(monitor)
+
+    def generate(self, keep_logits: bool = False) -> Generation:
+        """One generation of the request."""
+        return generate(self.model, self.prompt, self.request, keep_logits, self.rt.clock.tsc_hz)
+
+    def settle(self) -> None:
+        """Let the optimizer read the profile, and wait until what it decided is swapped in."""
+        self.rt.optimizer.poll()
+        self.rt.optimizer.wait_idle()
+
+    def result(self, runs: list[Generation]) -> InferResult:
+        """Stop the optimizer; the report of ``runs`` (the last one counts) and its line."""
+        rt, forward, request = self.rt, self.forward, self.request
+        tracked = rt.optimizer.finish()
+        final = rt.executor.read_counters(len(tracked))
+        window = _tier2_window(forward, rt)
+        last = runs[-1]
+        rows = [_row(i, g, window, rt, g.tokens == last.tokens) for i, g in enumerate(runs)]
+        on_tier2 = forward is not None and forward.code is not None and rows[-1].tier2_forwards \
+            and forward.state in (State.TIER2, State.MEASURING, State.SPECIALISING)
+        cpu = rt.cpu
+        report = JitReport(
+            module=str(rt.config.module),
+            cpu={"tier0": "x86-64", "tier2": cpu.name, "features": cpu.features, "source": cpu.source},
+            config={**_plain(vars(rt.config)), "inference": _plain(vars(request)), "kernels": self.kernels},
+            functions=[FunctionRow.of(t, c, rt.clock)
+                       for t, c in zip(tracked, final, strict=True) if c.calls],
+            events=sorted([*rt.machine.notes, *(e for t in tracked for e in t.events)], key=lambda e: e.ms),
+            generations=rows,
+        )
+        variant = forward.code.variant if on_tier2 else "generic"
+        line = infer_line(request, self.model, self.prompt, last, variant, sum(g.forwards for g in runs[:-1]),
+                          rows[-1].tier2_forwards)
+        return InferResult(report, line, self.model.text(self.prompt + last.tokens))
+
+
+def _plain(values: dict) -> dict:
+    """A dataclass's fields for JSON: paths as strings."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
 def run_inference(config: JitConfig, request: InferRequest,
                   log: Callable[[Event], None] | None = None) -> InferResult:
-    """Generate ``request`` with the engine of ``config.module`` under the tiered JIT; write
+    """Generate ``request`` with the engine of ``config.module`` under the tiered JIT, after
+    ``request.warmup`` generations and the compilations they asked for; write
     ``config.report`` (and ``request.logits_file``) if set. Raises JitError for bad input."""
     if log is None:
         log = (lambda event: None) if config.quiet else live_log()
@@ -392,49 +457,16 @@ def run_inference(config: JitConfig, request: InferRequest,
             raise JitError(f"{what} {path}: cannot read it (no such file)")
     rt = JitRuntime(config, need=ENGINE_SYMBOLS, log=log)
     try:
-        result = _run(rt, config, request)
+        run = Inference(rt, request)
+        runs = [run.generate() for _ in range(request.warmup)]
+        if runs:
+            run.settle()
+        runs.append(run.generate(keep_logits=request.logits_file is not None))
+        result = run.result(runs)
     finally:
         rt.close()
+    if request.logits_file is not None:
+        write_bytes(str(request.logits_file), bytes(runs[-1].logits))
     if config.report:
         write_text(str(config.report), result.report.to_json())
     return result
-
-
-def _run(rt: JitRuntime, config: JitConfig, request: InferRequest) -> InferResult:
-    model = Model(Engine(rt), request)
-    prompt = model.encode(request.prompt.encode("utf-8", "surrogateescape"), "prompt")
-    _positions_fit(model, prompt, request)
-    forward = _label(rt)
-    code = _admit(rt) if config.profile and config.optimize else "generic: tier 0 only"
-    rt.machine.begin_phase(ENGINE_UNIT)  # before the first poll: loading the model is no workload
-    if config.profile and config.optimize:
-        rt.optimizer.start()
-    runs = []
-    for _ in range(request.warmup):
-        runs.append(generate(model, prompt, request, False, rt.clock.tsc_hz))
-    if request.warmup:
-        rt.optimizer.poll()
-        rt.optimizer.wait_idle()
-    runs.append(generate(model, prompt, request, request.logits_file is not None, rt.clock.tsc_hz))
-    tracked = rt.optimizer.finish()
-    final = rt.executor.read_counters(len(tracked))
-    window = _tier2_window(forward, rt)
-    last = runs[-1]
-    rows = [_row(i, g, window, rt, g.tokens == last.tokens) for i, g in enumerate(runs)]
-    variant = forward.code.variant if forward is not None and forward.code and forward.state in (
-        State.TIER2, State.MEASURING) and rows[-1].tier2_forwards else "generic"
-    report = JitReport(
-        module=str(config.module),
-        cpu={"tier0": "x86-64", "tier2": rt.cpu.name, "features": rt.cpu.features, "source": rt.cpu.source},
-        config={**{k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()},
-                "inference": {k: str(v) if isinstance(v, Path) else v for k, v in vars(request).items()},
-                "kernels": code},
-        functions=[FunctionRow.of(t, c, rt.clock) for t, c in zip(tracked, final, strict=True) if c.calls],
-        events=sorted([*rt.machine.notes, *(e for t in tracked for e in t.events)], key=lambda e: e.ms),
-        generations=rows,
-    )
-    if request.logits_file is not None:
-        write_bytes(str(request.logits_file), bytes(last.logits))
-    line = infer_line(request, model, prompt, last, variant, sum(g.forwards for g in runs[:-1]),
-                      rows[-1].tier2_forwards)
-    return InferResult(report, line, model.text(prompt + last.tokens))

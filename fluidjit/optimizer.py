@@ -52,15 +52,16 @@ class Optimizer:
         self._jobs.join()
 
     def stop(self) -> None:
-        """Stop watching, let queued compilations finish, and take a last look (an optimizer
-        never started decides nothing: a run that stopped before its workload, or at tier 0)."""
+        """Stop watching, let queued compilations finish, and take a last look at the
+        measurements, deciding nothing new: the workload is over (and an optimizer never
+        started has nothing to look at)."""
         self._stop.set()
         if self._monitor is not None:
             self._monitor.join()
             self._monitor = None
         if self._worker is not None:
             self.wait_idle()
-            self.poll()
+            self.machine.poll(decide=False)
 
     def close(self) -> None:
         """Stop both threads."""

@@ -200,7 +200,7 @@ class JitRuntime:
         variant = "tuned" if tuned else "generic"
         # Named after what it is, not when it was made: the same request in a later run
         # is the same object file (ObjectCache).
-        suffix = variant + "".join(f".{pos}_{value}" for pos, value in spec.values) if spec else variant
+        suffix = variant + spec.suffix if spec else variant
         entry = irtext.derived(fn.token, TIER2_SUFFIX + suffix)
         source, cfg = tuned or fn.token, self.config
         if spec is None:
@@ -210,14 +210,18 @@ class JitRuntime:
             general = irtext.derived(fn.token, BODY_SUFFIX)
             guard = wrapper(fn, entry, body, general, spec, tier2ir.target_attributes(self.cpu))
             text = tier2ir.build(self.module, {body: source}, self.cpu, cfg.fp_contract,
-                                 linkage="internal", extra=(guard,))
+                                 linkage="internal", extra=(guard,), inline_tuned=bool(spec.objects))
         fused = cfg.fp_contract and "@llvm.fmuladd." in text
         # Tuned code is clang's O3 output for the profile CPU: code generation is all it
         # needs, and folding in a specialisation's constants (compile_server.FOLD_PASSES).
         # A default pipeline over it made no faster code (scripts/bench_jit.py) and took
-        # two to four times as long.
+        # two to four times as long. A pinned object's constants are another matter: they
+        # are sizes and addresses the body passes on to its callees, which take them as
+        # constants only inlined (tier2ir.build's inline_tuned), and it takes the full
+        # pipeline (loops with known trip counts) to turn them into code, as clang would
+        # from a source with those constants (README "Under the JIT").
         passes: int | str | None = cfg.tier2_opt
-        if tuned is not None:
+        if tuned is not None and not (spec and spec.objects):
             passes = "fold" if spec else None
         name = irtext.symbol_name(entry)
         linked = self._compile_and_link_tier2(text, [name], passes, cfg.tier2_opt)

@@ -12,6 +12,7 @@ both by hand. The numbers it decides on are judged by policy.py.
 Specialisation is a second, measured step: once a general tier-2 version
 is kept and measured as long as a clone will be (policy.CLONE_VERDICT_MS),
 an argument that never changed (specialize.py) gets a clone for its value,
+and a pinned pointer argument (``pin``) one for the memory it points to,
 compiled while the general version runs (specialising), swapped in and
 measured against that general version (measuring): kept if faster, else
 the general version comes back. So does it when the clone's guard keeps
@@ -84,8 +85,10 @@ class TierStateMachine:
             self._phase_base = [c.self_cycles for c in snap]
             self._phase_total = sum(self._phase_base)
 
-    def poll(self) -> list[tuple[Priority, Tracked]]:
-        """Read the profile once and act on it; the compilations to run, with their priority."""
+    def poll(self, decide: bool = True) -> list[tuple[Priority, Tracked]]:
+        """Read the profile once and act on it; the compilations to run, with their priority.
+        Without ``decide`` only measure and judge: the last look, when the workload is over
+        and new code would never run."""
         snap = self._executor.read_counters(len(self.tracked))
         now = self._executor.now()
         with self._lock:
@@ -96,14 +99,15 @@ class TierStateMachine:
             for t, c in zip(self.tracked, snap, strict=True):
                 if t.state is State.TIER0:
                     t.tier0 = self._measure(t, c, quiet, t.tier0)
-                    self._consider(t, snap, total, now)
+                    if decide:
+                        self._consider(t, snap, total, now)
                 elif t.state in (State.MEASURING, State.TIER2, State.SPECIALISING):
                     t.tier2 = self._measure(t, c, quiet, t.tier2)
                     if t.spec:
                         self._check_guard(t, c)
                     if t.state is State.MEASURING:
                         self._judge(t, c)
-                    elif t.state is State.TIER2 and self._specialize and t.tried is None \
+                    elif decide and t.state is State.TIER2 and self._specialize and t.tried is None \
                             and t.tier2.cycles >= self._clock.ms_to_cycles(policy.CLONE_VERDICT_MS):
                         self._specialise(t, c, now)
             return self._decided
@@ -121,6 +125,12 @@ class TierStateMachine:
         calls it over and over, so its first call may still be running when a callee goes hot."""
         with self._lock:
             t.tuned, t.repeated = tuned, repeated
+
+    def pin(self, t: Tracked, obj: specialize.PinnedObject) -> None:
+        """Let ``t``'s clone take the memory ``obj`` describes as constants: its caller vouches
+        that ``t`` only reads it (the clone's guard still checks it is unchanged)."""
+        with self._lock:
+            t.pinned += (obj,)
 
     def _submit(self, t: Tracked) -> None:
         rank = CLONE if t.state is State.SPECIALISING else TIER_UP
@@ -171,7 +181,7 @@ class TierStateMachine:
 
     def _specialise(self, t: Tracked, c: Counters, now: int) -> None:
         """Compile a clone of kept general ``t`` for the argument values it always gets."""
-        spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls)
+        spec = specialize.choose(t.fn, list(c.args), self._t.hot_calls, t.pinned)
         if spec is None:
             return
         t.tried, t.state = spec, State.SPECIALISING

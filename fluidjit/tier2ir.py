@@ -84,19 +84,28 @@ def obstacle(mod: FluidModule, source: str, cpu: TargetCpu) -> str | None:
     return None
 
 
-def _copy(fn: irtext.Function, name: str, head: str, edit: Callable[[list[str]], list[str]]) -> str:
-    """``fn`` as ``@name`` with another head, no comdat, its body passed through ``edit``."""
-    return irtext.Function(name, head, fn.params, irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body)).text()
+def _copy(fn: irtext.Function, name: str, head: str, edit: Callable[[list[str]], list[str]],
+          inline: bool = False) -> str:
+    """``fn`` as ``@name`` with another head, no comdat, its body passed through ``edit``;
+    ``alwaysinline`` if ``inline``."""
+    tail = irtext.COMDAT_USE.sub("", fn.tail)
+    if inline:
+        tail, found = _ATTRIBUTE_GROUP.subn(lambda m: f"alwaysinline {m.group(0)}", tail, count=1)
+        tail = tail if found else f"{tail.rstrip()} alwaysinline "
+    return irtext.Function(name, head, fn.params, tail, edit(fn.body)).text()
 
 
 def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract: bool,
-          linkage: str = "", extra: tuple[str, ...] = ()) -> str:
+          linkage: str = "", extra: tuple[str, ...] = (), inline_tuned: bool = False) -> str:
     """Module text defining each ``@entry`` (with ``linkage``) as the body of function
     ``entries[entry]``, plus what they may inline and the ``extra`` function texts.
 
     Code of the tuned half (variants.py) has no tier-0 symbol to resolve to:
     it is copied with internal linkage, so it is emitted here and, called
-    only from these entries, gets their constants propagated into it. Only
+    only from these entries, gets their constants propagated into it
+    (``inline_tuned``: inlined into them whatever its size, so that each call
+    gets its own constants, as a compiler inlines a function whose arguments
+    are constants at the call site of a source it starts on). Only
     the globals and declarations the code mentions are written: LLVM parses
     the text on every compilation."""
     text, tuned_only = mod.text, mod.variants.tuned_only
@@ -106,11 +115,12 @@ def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract
     for ref, fn in text.functions.items():
         if ref not in reach:
             continue
+        inline = inline_tuned and ref in tuned_only
         if ref in tuned_only:
             head = irtext.set_linkage(fn.head, "internal")
         else:
             head = irtext.set_linkage(fn.head, "available_externally").replace(" dso_local ", " ")
-        functions.append(_copy(fn, ref, head, edit))
+        functions.append(_copy(fn, ref, head, edit, inline))
         refs |= fn.refs()
     for entry, source in entries.items():
         fn = text.functions[source]

@@ -83,6 +83,7 @@ class Tracked:
     error: str | None = None
     events: list[Event] = field(default_factory=list)
     tuned: str | None = None  # token of its tuned counterpart, once admitted
+    pinned: tuple[specialize.PinnedObject, ...] = ()  # memory its caller vouches it only reads
     repeated: bool = False  # the workload calls it over and over (bench.h's run)
     units: tuple[Tracked, ...] = ()  # descriptor functions whose source file it belongs to
     unit: Tracked | None = None  # the one whose tuned code took over its work (COVERED)

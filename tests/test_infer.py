@@ -21,6 +21,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import infer_reference as ref
@@ -575,6 +576,45 @@ def test_jit_runs_the_tuned_forward_pass_at_tier_2(jit_runs: dict, name: str) ->
     assert line["variant"] == "tuned" and line["tier2_forwards"] == line["forwards"]
     assert line["warmup_forwards"] == warmup["forwards"] == line["forwards"]
     assert report["config"]["kernels"] == "tuned"
+
+
+@pytest.mark.integration
+def test_jit_specialises_the_forward_pass_to_its_model(infer_tree: Path, references: dict) -> None:
+    """Once its tuned tier-2 code is kept, the forward pass gets a clone compiled with the
+    model's struct infer as constants; it gives the reference's tokens and logits, and
+    another model (another struct) misses its guard and runs correct general code."""
+    from fluidjit.config import JitConfig
+    from fluidjit.inference import ENGINE_SYMBOLS, Inference, InferRequest, Model, generate
+    from fluidjit.runtime import JitRuntime
+    from fluidjit.tracked import State
+
+    ckpt, tok = model_files(infer_tree, "model_test_unshared")
+    prompt, tokens, logits = references["model_test_unshared"]
+    build = infer_tree / "build"
+    config = JitConfig(build / "infer_module.bc", cpu_profile=build / "cpu_profile.json",
+                       cache_dir=build / "jit" / "cache", quiet=True)
+    request = InferRequest(ckpt, tok, prompt=PROMPT, steps=STEPS)
+    rt = JitRuntime(config, need=ENGINE_SYMBOLS)
+    try:
+        run = Inference(rt, request, monitor=False)
+        forward, deadline = run.forward, time.monotonic() + JIT_TIMEOUT_S
+        while (forward.spec is None or forward.state is not State.MEASURING) and time.monotonic() < deadline:
+            assert run.generate().tokens == tokens
+            run.settle()
+        assert forward.spec is not None and forward.spec.objects, [e.detail for e in forward.events]
+        [pinned] = forward.spec.objects
+        assert pinned.content == bytes(run.model.state)
+        assert len(pinned.content) == run.model.engine.struct_bytes
+        clone = run.generate(keep_logits=True)
+        assert clone.tokens == tokens
+        assert_logits_close(np.ctypeslib.as_array(clone.logits).reshape(logits.shape), logits)
+        misses = rt.executor.read_counters(forward.fn.id + 1)[forward.fn.id].guard_misses
+        other = Model(run.model.engine, request)
+        assert generate(other, prompt, request, False, rt.clock.tsc_hz).tokens == tokens
+        after = rt.executor.read_counters(forward.fn.id + 1)[forward.fn.id].guard_misses
+        assert after - misses == len(prompt) + STEPS - 1
+    finally:
+        rt.close()
 
 
 @pytest.mark.integration

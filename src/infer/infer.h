@@ -132,7 +132,9 @@ struct infer_prob {
 
 /* One loaded model. The caller owns it (it is small: put it anywhere);
  * infer_init fills it. Read-only for the caller except `kernels`, which may
- * be switched to another variant at any time. */
+ * be switched to another variant at any time. The kernels only read it (they
+ * write where its pointers lead), so its bytes stay as infer_init left them:
+ * the JIT compiles the forward pass with them as constants. */
 struct infer {
     struct infer_config config;
     const struct infer_kernels *kernels;
