@@ -22,8 +22,10 @@ report tells the forward passes that ran tier-2 code and the rate of
 each tier.
 
 ``warmup`` generations (same prompt, same seed) run first; after them the
-run waits until the compilations the profile asked for are swapped in, so
-the generation that counts runs the code the JIT settled on. The model's
+run waits until the compilations the profile asked for are swapped in, and
+runs up to as many again while the forward pass's new code awaits its
+verdict or a clone of it is to come, so that the generation that counts
+runs the code the JIT settled on. The model's
 files are read into memory laid out as the native runner lays them out
 (transparent huge pages, the weights on a cache line), so that both read
 the same bytes the same way.
@@ -414,6 +416,22 @@ class Inference:
         self.rt.optimizer.poll()
         self.rt.optimizer.wait_idle()
 
+    def warm_up(self, count: int) -> list[Generation]:
+        """``count`` generations, then the compilations they asked for; then up to ``count``
+        more, each followed by the same wait, while the forward pass's code is still to be
+        judged or replaced (a verdict or a clone to come): the generation after these runs
+        the code the JIT settled on."""
+        runs = [self.generate() for _ in range(count)]
+        if runs:
+            self.settle()
+        forward, machine = self.forward, self.rt.machine
+        for _ in range(count):
+            if forward is None or machine.settled(forward):
+                break
+            runs.append(self.generate())
+            self.settle()
+        return runs
+
     def result(self, runs: list[Generation]) -> InferResult:
         """Stop the optimizer; the report of ``runs`` (the last one counts) and its line."""
         rt, forward, request = self.rt, self.forward, self.request
@@ -458,9 +476,7 @@ def run_inference(config: JitConfig, request: InferRequest,
     rt = JitRuntime(config, need=ENGINE_SYMBOLS, log=log)
     try:
         run = Inference(rt, request)
-        runs = [run.generate() for _ in range(request.warmup)]
-        if runs:
-            run.settle()
+        runs = run.warm_up(request.warmup)
         runs.append(run.generate(keep_logits=request.logits_file is not None))
         result = run.result(runs)
     finally:

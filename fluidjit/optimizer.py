@@ -6,6 +6,12 @@ worker that runs the compilations it decided, in their priority order, and
 swaps their code in. The workload never waits for either: it keeps calling
 through the slots, and a call that starts after a slot is written runs the
 new code.
+
+The workload's thread is the one that starts the optimizer. Each poll tells
+the machine the share of the time since the previous one that thread had
+the CPU (its CPU clock against the wall clock): on a machine shared with
+other work a descheduled thread's calls take longer, in TSC cycles, without
+its code being slower (policy.MIN_RAN_SHARE).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 
 from fluidjit.state_machine import CLONE, Priority, TierStateMachine
 from fluidjit.tracked import Tracked
@@ -31,9 +38,15 @@ class Optimizer:
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._worker: threading.Thread | None = None
+        self._workload_clock: int | None = None  # the CPU clock of the workload's thread
+        self._clocks: tuple[int, int] | None = None  # its reading and the wall clock's at the last poll
+        self._clock_lock = threading.Lock()
 
     def start(self, monitor: bool = True) -> None:
-        """Start the compiler worker and, unless the caller polls itself, the monitor."""
+        """Start the compiler worker and, unless the caller polls itself, the monitor; the
+        calling thread is the workload's."""
+        if self._workload_clock is None:
+            self._workload_clock = time.pthread_getcpuclockid(threading.get_ident())
         if self._worker is None:
             self._worker = threading.Thread(target=self._work, name="fluid-jit-compiler", daemon=True)
             self._worker.start()
@@ -44,8 +57,19 @@ class Optimizer:
 
     def poll(self) -> None:
         """Have the machine read the profile once; queue the compilations it decided."""
-        for priority, t in self.machine.poll():
+        for priority, t in self.machine.poll(ran=self._ran()):
             self._jobs.put((priority, next(self._serial), t))
+
+    def _ran(self) -> float:
+        """The share of the time since the last poll the workload's thread ran (0 at the first)."""
+        if self._workload_clock is None:
+            return 1.0
+        with self._clock_lock:
+            now = time.clock_gettime_ns(self._workload_clock), time.monotonic_ns()
+            last, self._clocks = self._clocks, now
+        if last is None or now[1] <= last[1]:
+            return 0.0
+        return (now[0] - last[0]) / (now[1] - last[1])
 
     def wait_idle(self) -> None:
         """Block until every queued compilation has been swapped in or has failed."""
@@ -61,7 +85,7 @@ class Optimizer:
             self._monitor = None
         if self._worker is not None:
             self.wait_idle()
-            self.machine.poll(decide=False)
+            self.machine.poll(decide=False, ran=self._ran())
 
     def close(self) -> None:
         """Stop both threads."""

@@ -14,6 +14,10 @@ MIN_VERDICT_MS = 2.0
 # A clone against its general version: differences of a few percent, which
 # take longer to tell from noise than tier 2 against tier 0.
 CLONE_VERDICT_MS = 20.0
+# An interval between two polls measures only if the workload's thread had the CPU for this
+# share of it at least (other processes took the rest), and then counts that share of its
+# cycles: a descheduled call takes longer, in TSC cycles, without its code being slower.
+MIN_RAN_SHARE = 0.5
 
 
 @dataclass(frozen=True)

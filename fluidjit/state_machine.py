@@ -27,8 +27,10 @@ becomes covered; covered functions go back to tier 0, and may go to tier
 2 on their own, if the caller's tuned code fails or is reverted.
 
 Costs are measured between successive polls, and only over quiet
-intervals, in which no compilation ran: the compiler process shares the
-machine's caches with the workload and can slow it down by half.
+intervals, in which no compilation ran (the compiler process shares the
+machine's caches with the workload and can slow it down by half) and the
+workload's thread was not kept off the CPU for long; for the time it was,
+an interval's cycles are scaled down (optimizer.py).
 """
 
 from __future__ import annotations
@@ -85,24 +87,29 @@ class TierStateMachine:
             self._phase_base = [c.self_cycles for c in snap]
             self._phase_total = sum(self._phase_base)
 
-    def poll(self, decide: bool = True) -> list[tuple[Priority, Tracked]]:
+    def poll(self, decide: bool = True, ran: float = 1.0) -> list[tuple[Priority, Tracked]]:
         """Read the profile once and act on it; the compilations to run, with their priority.
         Without ``decide`` only measure and judge: the last look, when the workload is over
-        and new code would never run."""
+        and new code would never run. ``ran``: the share of the time since the previous poll
+        the workload's thread had the CPU; the interval's cycles count that share of
+        themselves, and nothing below policy.MIN_RAN_SHARE (like an interval with a
+        compilation)."""
         snap = self._executor.read_counters(len(self.tracked))
         now = self._executor.now()
         with self._lock:
             self._decided = []
-            quiet = not self._compiling and self._compile_epoch == self._seen_epoch
+            quiet = not self._compiling and self._compile_epoch == self._seen_epoch \
+                and ran >= policy.MIN_RAN_SHARE
+            ran = min(ran, 1.0)
             self._seen_epoch = self._compile_epoch
             total = sum(c.self_cycles for c in snap) - self._phase_total
             for t, c in zip(self.tracked, snap, strict=True):
                 if t.state is State.TIER0:
-                    t.tier0 = self._measure(t, c, quiet, t.tier0)
+                    t.tier0 = self._measure(t, c, quiet, ran, t.tier0)
                     if decide:
                         self._consider(t, snap, total, now)
                 elif t.state in (State.MEASURING, State.TIER2, State.SPECIALISING):
-                    t.tier2 = self._measure(t, c, quiet, t.tier2)
+                    t.tier2 = self._measure(t, c, quiet, ran, t.tier2)
                     if t.spec:
                         self._check_guard(t, c)
                     if t.state is State.MEASURING:
@@ -113,12 +120,26 @@ class TierStateMachine:
             return self._decided
 
     @staticmethod
-    def _measure(t: Tracked, c: Counters, quiet: bool, window: policy.Window) -> policy.Window:
-        """``window`` plus the calls completed since the previous poll, if that was quiet."""
+    def _measure(t: Tracked, c: Counters, quiet: bool, ran: float, window: policy.Window) -> policy.Window:
+        """``window`` plus the calls completed since the previous poll, if that was quiet, their
+        cycles times the share ``ran`` of the interval the workload's thread ran."""
         last, t.last = t.last, c
         if last is None or not quiet or c.calls <= last.calls:
             return window
-        return policy.Window(window.calls + c.calls - last.calls, window.cycles + c.cycles - last.cycles)
+        return policy.Window(window.calls + c.calls - last.calls,
+                             window.cycles + round((c.cycles - last.cycles) * ran))
+
+    def settled(self, t: Tracked) -> bool:
+        """Whether ``t`` runs code the machine will not replace while the workload stays as it
+        is: past tier 0, no compilation pending, no verdict pending, no clone to come."""
+        with self._lock:
+            if t.state in (State.TIER0, State.COMPILING, State.MEASURING, State.SPECIALISING):
+                return False
+            if t.state is State.TIER2 and self._specialize and t.tried is None:
+                if t.pinned:
+                    return False  # the clone for the pinned memory comes once the code is measured
+                return t.last is None or specialize.choose(t.fn, list(t.last.args), self._t.hot_calls) is None
+            return True
 
     def admit(self, t: Tracked, tuned: str, repeated: bool) -> None:
         """Let ``t`` go to tier 2 as its tuned counterpart ``tuned``; ``repeated``: the workload

@@ -25,8 +25,9 @@ its greedy tokens.
 
 The JIT (``python -m fluidjit infer``, a new process each time, tier 2 for
 the CPU profile, objects from build/jit/cache) runs the same N tokens after
-one warm-up generation (``--warmup 1``: the forward pass goes hot, tier 2
-swaps in its tuned variant, and the counted generation runs on it). It takes
+``--jit-warmup`` warm-up generations (default 10: the forward pass goes hot,
+tier 2 swaps in its tuned variant, then its clone for the model; the
+counted generation runs what the JIT settled on). It takes
 turns with the native x86-64 tuned runner, R times each (native, JIT,
 native, JIT, ...), so that both see the same load; the comparison gives the
 best and the median of each side's tok/s, wall clock and per CPU second,
@@ -60,6 +61,9 @@ import infer_reference as ref  # noqa: E402
 MODELS = (("stories260K", "model_260k"), ("stories15M", "model_15m"))
 GOALS = {"model_260k": 15_000.0, "model_15m": 450.0}  # native x86-64 tuned, tok/s
 JIT_GOAL = 0.95  # the JIT's tok/s over the native tuned runner's
+# Warm-up generations: enough for the forward pass's tier-up, its clone (after 20 ms of
+# general tier-2 code, fluidjit/policy.py) and the clone's verdict on the 260K model.
+JIT_WARMUP = 10
 LOGIT_TOLERANCE = 1e-4  # tests/test_infer.py
 RUNS = (("x86_64", "tuned"), ("x86_64", "generic"), ("i386", "tuned"), ("i386", "generic"))
 BANDWIDTH_MIB = 1024
@@ -91,27 +95,33 @@ def line_of(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1].split(" ", 1)[1])
 
 
-def run_jit(target: str, steps: int) -> dict:
-    """The JIT's FLUID-INFER line of N tokens from BOS after one warm-up generation."""
+def run_jit(target: str, steps: int, warmup: int) -> dict:
+    """The JIT's FLUID-INFER line of N tokens from BOS after ``warmup`` generations, with
+    what became of the forward pass's clone (its report's ``specialization``) as "clone"."""
     ckpt, tok = files(target)
-    proc = subprocess.run([sys.executable, "-m", "fluidjit", "infer", ckpt, tok, "--steps", str(steps),
-                           "--warmup", "1", "--cpu-profile", "build/cpu_profile.json", "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"fluidjit infer {target}: {proc.stderr.strip()}")
-    return line_of(proc.stdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        proc = subprocess.run([sys.executable, "-m", "fluidjit", "infer", ckpt, tok, "--steps", str(steps),
+                               "--warmup", str(warmup), "--cpu-profile", "build/cpu_profile.json",
+                               "--report", str(report), "--quiet"],
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"fluidjit infer {target}: {proc.stderr.strip()}")
+        functions = json.loads(report.read_text())["functions"]
+    [forward] = [f for f in functions if f["label"] == "infer.forward"]
+    return {**line_of(proc.stdout), "clone": forward["specialization"] or "none"}
 
 
 def on_cpu(line: dict) -> float:
     return line["forwards"] * 1e9 / line["cpu_ns"]
 
 
-def interleaved(target: str, steps: int, repeat: int) -> tuple[list[dict], list[dict]]:
+def interleaved(target: str, steps: int, repeat: int, warmup: int) -> tuple[list[dict], list[dict]]:
     """R FLUID-INFER lines of the native x86-64 tuned runner and R of the JIT, taking turns."""
     native, jit = [], []
     for _ in range(repeat):
         native.append(run("x86_64", "tuned", target, steps))
-        jit.append(run_jit(target, steps))
+        jit.append(run_jit(target, steps, warmup))
     return native, jit
 
 
@@ -135,7 +145,8 @@ def compare(label: str, native: list[dict], jit: list[dict]) -> list[str]:
                f"{ratios['on CPU median']:.2f}x (median on CPU), {ratios['tok/s best']:.2f}x (best); "
                f"goal {JIT_GOAL}x: {'met' if met else 'NOT met'}; every JIT generation on tuned tier-2 "
                f"code: {on_tier2}; tokens {'identical' if same else 'DIFFER'}")
-    return [*out, ""], [verdict]
+    clones = f"{label}: the forward pass's clone in the JIT runs: {'; '.join(ln['clone'] for ln in jit)}"
+    return [*out, ""], [verdict, clones]
 
 
 def fastest(lines: list[dict]) -> dict:
@@ -200,6 +211,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the best counts")
     parser.add_argument("--skip-check", action="store_true", help="no logits check against numpy")
     parser.add_argument("--jit-only", action="store_true", help="only the JIT against the native runner")
+    parser.add_argument("--jit-warmup", type=int, default=JIT_WARMUP, metavar="N",
+                        help=f"the JIT's warm-up generations (default {JIT_WARMUP})")
     args = parser.parse_args()
     steps = min(args.steps, 256)
 
@@ -211,7 +224,7 @@ def main() -> None:
               f"{'of bandwidth':>13}")
     verdicts, checks, comparison = [], [], []
     for label, target in MODELS:
-        native, jit = interleaved(target, steps, args.repeat)
+        native, jit = interleaved(target, steps, args.repeat, args.jit_warmup)
         rows, verdict = compare(label, native, jit)
         comparison += rows
         verdicts += verdict
