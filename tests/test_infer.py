@@ -570,11 +570,12 @@ def test_jit_runs_the_tuned_forward_pass_at_tier_2(jit_runs: dict, name: str) ->
     assert forward["state"] in ("measuring", "tier2") and forward["code"] == "tuned", forward
     kinds = [e["kind"] for e in report["events"] if e["function"] == "infer.forward"]
     assert kinds[:2] == ["hot", "swapped"] and "reverted" not in kinds
-    warmup, counted = report["generations"]
-    assert warmup["tier0_tok_per_s"] > 0 and counted["tier2_forwards"] == counted["forwards"]
-    assert counted["same_tokens"] and warmup["same_tokens"]
+    *warmups, counted = report["generations"]
+    assert len(warmups) in (1, 2), "one warm-up, and one more while the new code awaits its verdict"
+    assert warmups[0]["tier0_tok_per_s"] > 0 and counted["tier2_forwards"] == counted["forwards"]
+    assert all(g["same_tokens"] for g in report["generations"])
     assert line["variant"] == "tuned" and line["tier2_forwards"] == line["forwards"]
-    assert line["warmup_forwards"] == warmup["forwards"] == line["forwards"]
+    assert line["warmup_forwards"] == sum(g["forwards"] for g in warmups) == len(warmups) * line["forwards"]
     assert report["config"]["kernels"] == "tuned"
 
 
@@ -661,5 +662,6 @@ def test_doit_jit_infer(infer_tree: Path, references: dict) -> None:
     assert line["prompt_tokens"] == tokenizer.encode("Once upon a time") and line["n"] == 256
     assert line["tier2_forwards"] == line["forwards"] and line["variant"] == "tuned"
     report = json.loads((infer_tree / "build/jit/infer-report.json").read_text())
-    assert [g["forwards"] for g in report["generations"]] == [line["forwards"]] * 2
+    assert {g["forwards"] for g in report["generations"]} == {line["forwards"]}
+    assert line["warmup_forwards"] == (len(report["generations"]) - 1) * line["forwards"]
     assert "Once upon a time" in proc.stdout

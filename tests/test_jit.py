@@ -21,7 +21,7 @@ import pytest
 from jitbuild import CLANG, FIXTURES, ROOT, RUNTIME_DIR, build_module
 from jitbuild import registry as registry_source
 
-from fluidjit import JitConfig, JitError, TargetCpu, run_jit
+from fluidjit import JitConfig, JitError, TargetCpu, policy, run_jit
 from fluidjit.compiler import ObjectCompiler
 from fluidjit.inprocess import InProcessExecutor
 from fluidjit.runtime import JitRuntime
@@ -160,6 +160,26 @@ def test_swapped_code_serves_later_calls_from_python_and_from_jit_code(modules):
         assert _counters(rt, "heavy").first_tsc >= t.swap_tsc  # a call entered after the swap
         _step(rt)
         assert t.latency_ms is not None and t.latency_ms >= 0
+
+
+def test_time_the_workload_was_kept_off_the_cpu_is_not_its_cost(modules):
+    """An interval counts the share of its cycles the workload's thread had the CPU for, and
+    nothing if that was under half of it: a descheduled call is not a slower one."""
+    with jit(modules["funcs"], hot_calls=10**6, specialize=False) as rt:  # never hot
+        heavy, t = rt.function("heavy", U64, U32), rt.tracked("heavy")
+        rt.optimizer.poll()
+        heavy(HEAVY_N)
+        time.sleep(0.05)  # the workload's thread off the CPU for most of the interval
+        rt.optimizer.poll()
+        assert t.tier0 == policy.NO_CALLS
+        before = _counters(rt, "heavy")
+        heavy(HEAVY_N)
+        rt.machine.poll(ran=0.5)
+        spent = _counters(rt, "heavy").cycles - before.cycles
+        assert t.tier0 == policy.Window(1, round(spent * 0.5))
+        heavy(HEAVY_N)
+        rt.machine.poll(ran=0.49)
+        assert t.tier0 == policy.Window(1, round(spent * 0.5))
 
 
 WEIGHTED_N = 32768
