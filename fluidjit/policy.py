@@ -14,6 +14,9 @@ MIN_VERDICT_MS = 2.0
 # A clone against its general version: differences of a few percent, which
 # take longer to tell from noise than tier 2 against tier 0.
 CLONE_VERDICT_MS = 20.0
+# While a clone is judged, it and the general version take turns in the slot, each for this
+# much of measured calls (CLONE_VERDICT_MS / 2 each in all).
+SWITCH_MS = 2.0
 # An interval between two polls measures only if the workload's thread had the CPU for this
 # share of it at least (other processes took the rest), and then counts that share of its
 # cycles: a descheduled call takes longer, in TSC cycles, without its code being slower.

@@ -14,9 +14,10 @@ is kept and measured as long as a clone will be (policy.CLONE_VERDICT_MS),
 an argument that never changed (specialize.py) gets a clone for its value,
 and a pinned pointer argument (``pin``) one for the memory it points to,
 compiled while the general version runs (specialising), swapped in and
-measured against that general version (measuring): kept if faster, else
-the general version comes back. So does it when the clone's guard keeps
-missing. Either way the general version needs no recompiling.
+measured against that general version (measuring), the two taking turns in
+the slot so that both see the same load: kept if faster, else the general
+version comes back. So does it when the clone's guard keeps missing. Either
+way the general version needs no recompiling.
 
 A descriptor function admitted to tuned code (``tuned``: its counterpart in
 the module's tuned half, variants.py) is compiled from that counterpart.
@@ -108,6 +109,8 @@ class TierStateMachine:
                     t.tier0 = self._measure(t, c, quiet, ran, t.tier0)
                     if decide:
                         self._consider(t, snap, total, now)
+                elif t.state is State.MEASURING and t.spec:
+                    self._interleave(t, c, quiet, ran)
                 elif t.state in (State.MEASURING, State.TIER2, State.SPECIALISING):
                     t.tier2 = self._measure(t, c, quiet, ran, t.tier2)
                     if t.spec:
@@ -254,8 +257,9 @@ class TierStateMachine:
                 else:
                     t.running_tsc = before.first_tsc
             self._executor.rearm_first_call(t.fn.id)
-            if spec is not None:
-                t.general_code, t.general = t.code, t.tier2
+            if spec is not None:  # the general version is timed again, taking turns with the clone
+                t.general_code, t.general = t.code, policy.NO_CALLS
+                t.on_clone, t.clean, t.serving_from = True, False, 0
             t.code, t.spec, t.state = code, spec, State.MEASURING
             t.swap = self._executor.read_counters(t.fn.id + 1)[t.fn.id]
             # Start measuring after the call that may still run the old code.
@@ -274,30 +278,62 @@ class TierStateMachine:
             # It went hot inside its first call, which ran tier 0 to its end: from its entry
             # to the next entry, the first into the new code, is its tier-0 measurement.
             t.tier0 = policy.Window(1, c.first_tsc - t.running_tsc)
-        window = t.tier2
-        verdict_ms = policy.CLONE_VERDICT_MS if t.spec else policy.MIN_VERDICT_MS
-        if window.calls < self._t.verify_calls or window.cycles < self._clock.ms_to_cycles(verdict_ms):
+        window, enough = t.tier2, self._clock.ms_to_cycles(policy.MIN_VERDICT_MS)
+        if window.calls < self._t.verify_calls or window.cycles < enough:
             return
-        base, against = (t.general, "the general version") if t.spec else (t.tier0, "tier 0")
+        base = t.tier0
         if base.per_call is None:
             t.state = State.TIER2
-            self._event(t, "kept", f"{window.per_call:,.0f} cycles/call (no call of {against} to compare)")
+            self._event(t, "kept", f"{window.per_call:,.0f} cycles/call (no call of tier 0 to compare)")
             return
         speed = f"{base.per_call:,.0f} -> {window.per_call:,.0f} cycles/call"
-        keep = policy.keep_clone(base, window) if t.spec else policy.keep_tier2(base, window, self._t)
-        if keep:
+        if policy.keep_tier2(base, window, self._t):
             t.state = State.TIER2
-            if t.spec:
-                t.spec_result = f"kept, {base.per_call / window.per_call:.2f}x"
-            self._event(t, "kept", f"{speed} ({base.per_call / window.per_call:.2f}x {against})")
-        elif t.spec:
-            self._general_again(t, f"dropped, {base.per_call / window.per_call:.2f}x", "unspecialise",
-                                f"{speed}: slower than {against}, back to it")
+            self._event(t, "kept", f"{speed} ({base.per_call / window.per_call:.2f}x tier 0)")
         else:
             self._executor.write_slot(t.slot, t.tier0_address)
             t.state = State.REVERTED
             self._uncover(t)
             self._event(t, "reverted", f"{speed}: slower than tier 0, back to tier 0")
+
+    def _interleave(self, t: Tracked, c: Counters, quiet: bool, ran: float) -> None:
+        """A clone's verdict, on the workload as it runs now (load on a shared machine comes
+        and goes): the slot alternates between the clone and the general version, each for
+        policy.SWITCH_MS of measured calls, and each is measured only over intervals that
+        began after its first call since the switch (the workload calls in sequence, so the
+        other code's last call had ended by then). Once both have CLONE_VERDICT_MS / 2 and
+        verify_calls calls, the clone is kept if faster."""
+        self._check_guard(t, c)
+        if t.state is not State.MEASURING:
+            return
+        last, t.last = t.last, c
+        if t.clean and quiet and last is not None and c.calls > last.calls:
+            calls, cycles = c.calls - last.calls, round((c.cycles - last.cycles) * ran)
+            if t.on_clone:
+                t.tier2 = policy.Window(t.tier2.calls + calls, t.tier2.cycles + cycles)
+            else:
+                t.general = policy.Window(t.general.calls + calls, t.general.cycles + cycles)
+        t.clean = c.first_tsc != 0
+        clone, general = t.tier2, t.general
+        half = self._clock.ms_to_cycles(policy.CLONE_VERDICT_MS / 2)
+        if min(clone.calls, general.calls) >= self._t.verify_calls and min(clone.cycles, general.cycles) \
+                >= half:
+            ratio = f"{general.per_call / clone.per_call:.2f}x"
+            speed = f"{general.per_call:,.0f} -> {clone.per_call:,.0f} cycles/call"
+            if not policy.keep_clone(general, clone):
+                self._general_again(t, f"dropped, {ratio}", "unspecialise",
+                                    f"{speed}, taking turns: slower than the general version, back to it")
+                return
+            self._executor.write_slot(t.slot, t.code.address)
+            t.state, t.spec_result = State.TIER2, f"kept, {ratio}"
+            self._event(t, "kept", f"{speed}, taking turns ({ratio} the general version)")
+            return
+        serving = clone if t.on_clone else general
+        if serving.cycles - t.serving_from >= self._clock.ms_to_cycles(policy.SWITCH_MS):
+            t.on_clone = not t.on_clone
+            self._executor.write_slot(t.slot, (t.code if t.on_clone else t.general_code).address)
+            self._executor.rearm_first_call(t.fn.id)
+            t.clean, t.serving_from = False, (clone if t.on_clone else general).cycles
 
     def _event(self, t: Tracked, kind: str, detail: str, tsc: int | None = None) -> None:
         tsc = self._executor.now() if tsc is None else tsc

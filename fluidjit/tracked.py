@@ -84,6 +84,10 @@ class Tracked:
     events: list[Event] = field(default_factory=list)
     tuned: str | None = None  # token of its tuned counterpart, once admitted
     pinned: tuple[specialize.PinnedObject, ...] = ()  # memory its caller vouches it only reads
+    # While a clone is judged, taking turns with the general version in the slot:
+    on_clone: bool = False  # the slot holds the clone
+    clean: bool = False  # a call entered the code in the slot since the last switch
+    serving_from: int = 0  # the serving code's measured cycles when it took its turn
     repeated: bool = False  # the workload calls it over and over (bench.h's run)
     units: tuple[Tracked, ...] = ()  # descriptor functions whose source file it belongs to
     unit: Tracked | None = None  # the one whose tuned code took over its work (COVERED)
