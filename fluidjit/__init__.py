@@ -43,7 +43,8 @@ tier2ir.py, variants.py and specialize.py (tier-2 IR), profiler.py (the
 profiler's table and clock), tracked.py (what is known of each function),
 policy.py (the rules), state_machine.py (the decisions), optimizer.py (the
 threads that run them), workload.py (the benchmarks), session.py (one run:
-``run_jit``), report.py, config.py, errors.py.
+``run_jit``), inference.py (the inference engine's module and a model in it:
+``run_inference``), report.py, config.py, errors.py.
 
 Results across tiers: integer code gives bit-identical results on every
 tier. Floating-point code does too, except where clang kept ``a*b+c`` as

@@ -15,20 +15,24 @@ takes over (unlike a benchmark's arena, session.admit_tuned).
 A generation is one call of the engine's own loop (``infer_generate``,
 src/infer/generate.c), as in the native runner: the prompt, the forward
 passes and the sampling run in C, Python only starts it (ctypes releases
-its lock, so the optimizer's threads work meanwhile) and times it as the
-native runner does (wall clock and the thread's CPU time around the call).
-The loop also reads the profiler's TSC before every forward pass, so the
-report tells the forward passes that ran tier-2 code and the rate of
-each tier.
+its lock, so the optimizer's threads work meanwhile). The loop reads the
+profiler's TSC before every forward pass: the generation's wall time (as
+the native runner's, the loop's own), the forward passes that ran tier-2
+code and the rate of each tier; its CPU time is the thread's around the
+call.
+
+Once the tuned code is kept, the forward pass gets a clone specialised to
+the model: the driver pins its ``struct infer`` argument (the kernels only
+read it, infer.h), whose bytes become constants in the clone
+(specialize.py), judged against the general version like any clone.
 
 ``warmup`` generations (same prompt, same seed) run first; after them the
 run waits until the compilations the profile asked for are swapped in, and
 runs up to as many again while the forward pass's new code awaits its
 verdict or a clone of it is to come, so that the generation that counts
-runs the code the JIT settled on. The model's
-files are read into memory laid out as the native runner lays them out
-(transparent huge pages, the weights on a cache line), so that both read
-the same bytes the same way.
+runs the code the JIT settled on. The model's files are read into memory
+laid out as the native runner lays them out (transparent huge pages, the
+weights on a cache line), so that both read the same bytes the same way.
 """
 
 from __future__ import annotations
@@ -56,9 +60,8 @@ from fluidjit.variants import ENGINE_UNIT
 ENGINE_SYMBOLS = ("infer_read_config", "infer_checkpoint_bytes", "infer_tokenizer_tokens", "infer_mem_bytes",
                   "infer_init", "infer_encode", "infer_generate", "infer_decode", "infer_sampler_init",
                   "infer_status_name", "infer_status_message", "infer_kernels_generic", "infer_struct_bytes")
-# infer.h
+# infer.h (other statuses are told apart by their names, infer_status_name)
 INFER_OK = 0
-INFER_ERR_TRUNCATED, INFER_ERR_SIZE_MISMATCH, INFER_ERR_VOCAB_MISMATCH = 5, 6, 10
 HEADER_BYTES = 28
 ARENA_ALIGN = 64
 HUGE_PAGE_BYTES = 2 << 20
@@ -200,10 +203,13 @@ class Engine:
         self.struct_bytes = ctypes.c_size_t.from_address(rt.address("infer_struct_bytes")).value
         self.clock = rt.address("fluid_prof_now")
 
+    def name(self, status: int) -> str:
+        """The status's short name ("truncated")."""
+        return self.status_name(status).decode()
+
     def status(self, what: str | Path, status: int, detail: str = "") -> JitError:
         """The native runner's message for a failed check: ``<what>: <message> (<name>)<detail>``."""
-        message, name = self.status_message(status).decode(), self.status_name(status).decode()
-        return JitError(f"{what}: {message} ({name}){detail}")
+        return JitError(f"{what}: {self.status_message(status).decode()} ({self.name(status)}){detail}")
 
 
 class Model:
@@ -222,21 +228,20 @@ class Model:
         status = engine.tokenizer_tokens(tok.address, tok.nbytes, ctypes.byref(count))
         if status != INFER_OK:
             raise engine.status(request.tokenizer, status)
-        if count.value != self.config.vocab_size:
-            raise engine.status(request.tokenizer, INFER_ERR_VOCAB_MISMATCH,
-                                f": the tokenizer has {count.value} tokens, the checkpoint's vocab_size "
-                                f"is {self.config.vocab_size}")
         self.arena_bytes = engine.mem_bytes(ctypes.byref(self.config))
         self.arena = PinnedBuffer(self.arena_bytes)
         self.state = ctypes.create_string_buffer(engine.struct_bytes)
         status = engine.init(self.state, ck.address, ck.nbytes, tok.address, tok.nbytes, self.arena.address,
                              self.arena_bytes, engine.generic)
+        if status != INFER_OK and engine.name(status) == "vocab_mismatch":
+            raise engine.status(request.tokenizer, status, f": the tokenizer has {count.value} tokens, the "
+                                f"checkpoint's vocab_size is {self.config.vocab_size}")
         if status != INFER_OK:
             raise engine.status(request.checkpoint, status)
 
     def _size_detail(self, status: int) -> str:
         """The sizes behind a truncated or over-long checkpoint, as the native runner tells them."""
-        if status not in (INFER_ERR_TRUNCATED, INFER_ERR_SIZE_MISMATCH):
+        if self.engine.name(status) not in ("truncated", "size_mismatch"):
             return ""
         fields = list(struct.unpack_from("<7i", self.checkpoint.view()))
         header = InferConfig(*fields[:5], abs(fields[5]), fields[6], int(fields[5] > 0))
