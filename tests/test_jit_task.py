@@ -57,7 +57,7 @@ def test_jit_infer_task_runs_the_engine_on_the_manifest_model(tmp_path: Path) ->
     kwargs = task.actions[0].kwargs
     assert kwargs["checkpoint"] == "build/model_260k/model.bin" and kwargs["settings"]["hot_calls"] == 7
     assert kwargs["settings"]["infer"] == {"module_target": "infer_module", "model": "model_260k",
-                                           "prompt": "Once upon a time", "steps": 32, "warmup": 1}
+                                           "prompt": "Once upon a time", "steps": 32, "warmup": 10}
     assert kwargs["report"] == "build/jit/infer-report.json" and kwargs["cache"] == "build/jit/cache"
 
 

@@ -25,7 +25,7 @@ from fluidbuild.schema import Bool, Field, Float, Int, List, Map, Schema, Str
 
 TARGET_NAME = r"[a-z][a-z0-9_]*"
 INFER_DEFAULTS: dict[str, Any] = {"module_target": "infer_module", "model": "model_260k",
-                                  "prompt": "Once upon a time", "steps": 256, "warmup": 1}
+                                  "prompt": "Once upon a time", "steps": 256, "warmup": 10}
 INFER = Map({
     "module_target": Field(Str(pattern=TARGET_NAME), default=INFER_DEFAULTS["module_target"],
                            doc="the llvm_link target of the inference engine's bitcode"),
