@@ -408,7 +408,7 @@ class Inference:
             # The kernels only read struct infer (infer.h), which stays as infer_init left it.
             state = self.model.state
             rt.machine.pin(self.forward, PinnedObject(0, ctypes.addressof(state), bytes(state)))
-        rt.machine.begin_phase(ENGINE_UNIT)  # before the first poll: loading the model is no workload
+        rt.optimizer.begin_phase(ENGINE_UNIT)  # before the first poll: loading the model is no workload
         if optimize:
             rt.optimizer.start(monitor)
 

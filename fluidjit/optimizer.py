@@ -7,6 +7,14 @@ swaps their code in. The workload never waits for either: it keeps calling
 through the slots, and a call that starts after a slot is written runs the
 new code.
 
+The monitor polls every ``poll_ms``; after QUIET_POLLS polls in a row that
+changed nothing (no decision, no verdict, no compilation queued) it backs
+off, doubling its interval up to MAX_POLL_MS: a workload whose code has
+settled then pays for a poll every 64 ms, not every 2 ms (on a machine
+shared with other work the monitor's thread competes with the workload's
+for the CPU). Anything that happens brings it back to ``poll_ms``, and so
+does a new workload phase (``begin_phase``) at once.
+
 The workload's thread is the one that starts the optimizer. Each poll tells
 the machine the share of the time since the previous one that thread had
 the CPU (its CPU clock against the wall clock): on a machine shared with
@@ -25,6 +33,8 @@ from fluidjit.state_machine import CLONE, Priority, TierStateMachine
 from fluidjit.tracked import Tracked
 
 STOP: Priority = (CLONE + 1, 0, 0.0)  # the stop request comes after every compilation
+QUIET_POLLS = 16  # polls that changed nothing before the monitor backs off
+MAX_POLL_MS = 64.0  # its longest interval, while nothing happens
 
 
 class Optimizer:
@@ -36,6 +46,7 @@ class Optimizer:
         self._jobs: queue.PriorityQueue[tuple[Priority, int, Tracked | None]] = queue.PriorityQueue()
         self._serial = itertools.count()  # first come, first served within a priority
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set: the monitor polls now, and every poll_ms again
         self._monitor: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._workload_clock: int | None = None  # the CPU clock of the workload's thread
@@ -54,6 +65,12 @@ class Optimizer:
             self._stop.clear()
             self._monitor = threading.Thread(target=self._watch, name="fluid-jit-monitor", daemon=True)
             self._monitor.start()
+
+    def begin_phase(self, name: str) -> None:
+        """A new workload: the machine measures shares from now on (TierStateMachine.begin_phase),
+        and the monitor looks at it at once."""
+        self.machine.begin_phase(name)
+        self._wake.set()
 
     def poll(self) -> None:
         """Have the machine read the profile once; queue the compilations it decided."""
@@ -80,6 +97,7 @@ class Optimizer:
         measurements, deciding nothing new: the workload is over (and an optimizer never
         started has nothing to look at)."""
         self._stop.set()
+        self._wake.set()
         if self._monitor is not None:
             self._monitor.join()
             self._monitor = None
@@ -101,8 +119,21 @@ class Optimizer:
         return self.machine.tracked
 
     def _watch(self) -> None:
-        while not self._stop.wait(self._interval):
+        interval, quiet = self._interval, 0
+        while not self._stop.is_set():
+            if self._wake.wait(interval):
+                self._wake.clear()
+                interval, quiet = self._interval, 0
+            if self._stop.is_set():
+                return
+            activity = self.machine.activity
             self.poll()
+            if activity != self.machine.activity or self._jobs.unfinished_tasks:
+                interval, quiet = self._interval, 0
+            else:
+                quiet += 1
+                if quiet >= QUIET_POLLS:
+                    interval = min(interval * 2, MAX_POLL_MS / 1e3)
 
     def _work(self) -> None:
         while (t := self._jobs.get()[2]) is not None:

@@ -124,7 +124,7 @@ def _run(rt: JitRuntime, config: JitConfig) -> JitReport:
     if optimize:
         rt.optimizer.start()
     for bench, size, iterations in plan:
-        rt.machine.begin_phase(bench.name)
+        rt.optimizer.begin_phase(bench.name)
 
         def admit(arena: Arena, bench: Benchmark = bench, size: int = size) -> None:
             codes.append(admit_tuned(rt, bench, arena, size, config.seed))

@@ -79,11 +79,13 @@ class TierStateMachine:
         self._compiling = False
         self._decided: list[tuple[Priority, Tracked]] = []  # compilations decided by this poll
         self.notes: list[Event] = []  # events about benchmarks (note())
+        self.activity = 0  # counts events and phases: unchanged over a poll, nothing happened
 
     def begin_phase(self, name: str) -> None:
         """Measure shares from now on (a new benchmark is a new workload)."""
         snap = self._executor.read_counters(len(self.tracked))
         with self._lock:
+            self.activity += 1
             self._phase, self._phase_index = name, self._phase_index + 1
             self._phase_base = [c.self_cycles for c in snap]
             self._phase_total = sum(self._phase_base)
@@ -338,6 +340,7 @@ class TierStateMachine:
     def _event(self, t: Tracked, kind: str, detail: str, tsc: int | None = None) -> None:
         tsc = self._executor.now() if tsc is None else tsc
         event = Event(self._clock.ms(tsc), kind, t.label, detail)
+        self.activity += 1
         t.events.append(event)
         self._log(event)
 
@@ -345,5 +348,6 @@ class TierStateMachine:
         """Log an event about something other than one function (a benchmark)."""
         event = Event(self._clock.ms(self._executor.now()), kind, subject, detail)
         with self._lock:
+            self.activity += 1
             self.notes.append(event)
         self._log(event)
