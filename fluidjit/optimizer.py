@@ -15,11 +15,11 @@ shared with other work the monitor's thread competes with the workload's
 for the CPU). Anything that happens brings it back to ``poll_ms``, and so
 does a new workload phase (``begin_phase``) at once.
 
-The workload's thread is the one that starts the optimizer. Each poll tells
-the machine the share of the time since the previous one that thread had
-the CPU (its CPU clock against the wall clock): on a machine shared with
-other work a descheduled thread's calls take longer, in TSC cycles, without
-its code being slower (policy.MIN_RAN_SHARE).
+The workload's thread is the one that starts the optimizer. Each poll hands
+the machine that thread's CPU clock and the wall clock, so that it can tell
+the share of a stretch of time that thread had the CPU: on a machine shared
+with other work a descheduled thread's calls take longer, in TSC cycles,
+without its code being slower (policy.MIN_RAN_SHARE).
 """
 
 from __future__ import annotations
@@ -50,8 +50,6 @@ class Optimizer:
         self._monitor: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._workload_clock: int | None = None  # the CPU clock of the workload's thread
-        self._clocks: tuple[int, int] | None = None  # its reading and the wall clock's at the last poll
-        self._clock_lock = threading.Lock()
 
     def start(self, monitor: bool = True) -> None:
         """Start the compiler worker and, unless the caller polls itself, the monitor; the
@@ -74,19 +72,14 @@ class Optimizer:
 
     def poll(self) -> None:
         """Have the machine read the profile once; queue the compilations it decided."""
-        for priority, t in self.machine.poll(ran=self._ran()):
+        for priority, t in self.machine.poll(clocks=self._clocks()):
             self._jobs.put((priority, next(self._serial), t))
 
-    def _ran(self) -> float:
-        """The share of the time since the last poll the workload's thread ran (0 at the first)."""
+    def _clocks(self) -> tuple[int, int] | None:
+        """The workload thread's CPU time and the wall clock now (ns), once it is known."""
         if self._workload_clock is None:
-            return 1.0
-        with self._clock_lock:
-            now = time.clock_gettime_ns(self._workload_clock), time.monotonic_ns()
-            last, self._clocks = self._clocks, now
-        if last is None or now[1] <= last[1]:
-            return 0.0
-        return (now[0] - last[0]) / (now[1] - last[1])
+            return None
+        return time.clock_gettime_ns(self._workload_clock), time.monotonic_ns()
 
     def wait_idle(self) -> None:
         """Block until every queued compilation has been swapped in or has failed."""
@@ -103,7 +96,7 @@ class Optimizer:
             self._monitor = None
         if self._worker is not None:
             self.wait_idle()
-            self.machine.poll(decide=False, ran=self._ran())
+            self.machine.poll(decide=False, clocks=self._clocks())
 
     def close(self) -> None:
         """Stop both threads."""

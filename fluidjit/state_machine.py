@@ -28,10 +28,10 @@ becomes covered; covered functions go back to tier 0, and may go to tier
 2 on their own, if the caller's tuned code fails or is reverted.
 
 Costs are measured between successive polls, and only over quiet
-intervals, in which no compilation ran (the compiler process shares the
+stretches, in which no compilation ran (the compiler process shares the
 machine's caches with the workload and can slow it down by half) and the
 workload's thread was not kept off the CPU for long; for the time it was,
-an interval's cycles are scaled down (optimizer.py).
+the cycles are scaled down (``_delta``, optimizer.py).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ class TierStateMachine:
         self._phase_total = 0
         self._phase = ""
         self._compile_epoch = 0  # bumped when a compilation starts or ends
-        self._seen_epoch = 0  # the epoch at the previous poll
         self._compiling = False
         self._decided: list[tuple[Priority, Tracked]] = []  # compilations decided by this poll
         self.notes: list[Event] = []  # events about benchmarks (note())
@@ -90,31 +89,26 @@ class TierStateMachine:
             self._phase_base = [c.self_cycles for c in snap]
             self._phase_total = sum(self._phase_base)
 
-    def poll(self, decide: bool = True, ran: float = 1.0) -> list[tuple[Priority, Tracked]]:
+    def poll(self, decide: bool = True,
+             clocks: tuple[int, int] | None = None) -> list[tuple[Priority, Tracked]]:
         """Read the profile once and act on it; the compilations to run, with their priority.
         Without ``decide`` only measure and judge: the last look, when the workload is over
-        and new code would never run. ``ran``: the share of the time since the previous poll
-        the workload's thread had the CPU; the interval's cycles count that share of
-        themselves, and nothing below policy.MIN_RAN_SHARE (like an interval with a
-        compilation)."""
+        and new code would never run. ``clocks``: the workload thread's CPU time and the wall
+        clock now, in nanoseconds (``_delta`` says what they are for)."""
         snap = self._executor.read_counters(len(self.tracked))
         now = self._executor.now()
         with self._lock:
             self._decided = []
-            quiet = not self._compiling and self._compile_epoch == self._seen_epoch \
-                and ran >= policy.MIN_RAN_SHARE
-            ran = min(ran, 1.0)
-            self._seen_epoch = self._compile_epoch
             total = sum(c.self_cycles for c in snap) - self._phase_total
             for t, c in zip(self.tracked, snap, strict=True):
                 if t.state is State.TIER0:
-                    t.tier0 = self._measure(t, c, quiet, ran, t.tier0)
+                    t.tier0 = self._measure(t, c, clocks, t.tier0)
                     if decide:
                         self._consider(t, snap, total, now)
                 elif t.state is State.MEASURING and t.spec:
-                    self._interleave(t, c, quiet, ran)
+                    self._interleave(t, c, clocks)
                 elif t.state in (State.MEASURING, State.TIER2, State.SPECIALISING):
-                    t.tier2 = self._measure(t, c, quiet, ran, t.tier2)
+                    t.tier2 = self._measure(t, c, clocks, t.tier2)
                     if t.spec:
                         self._check_guard(t, c)
                     if t.state is State.MEASURING:
@@ -124,15 +118,38 @@ class TierStateMachine:
                         self._specialise(t, c, now)
             return self._decided
 
-    @staticmethod
-    def _measure(t: Tracked, c: Counters, quiet: bool, ran: float, window: policy.Window) -> policy.Window:
-        """``window`` plus the calls completed since the previous poll, if that was quiet, their
-        cycles times the share ``ran`` of the interval the workload's thread ran."""
+    def _delta(self, t: Tracked, c: Counters, clocks: tuple[int, int] | None) -> policy.Window | None:
+        """The calls of ``t`` completed since the previous poll and their cycles, if they
+        measure: no compilation ran while they did, and the workload's thread had the CPU for
+        policy.MIN_RAN_SHARE of that time at least, whose share of their cycles counts.
+
+        They ran since the poll that saw the call before them complete (the workload calls in
+        sequence), ``t.seen``: a call longer than a poll interval is judged over its whole
+        time, not over the interval that saw it end."""
         last, t.last = t.last, c
-        if last is None or not quiet or c.calls <= last.calls:
-            return window
-        return policy.Window(window.calls + c.calls - last.calls,
-                             window.cycles + round((c.cycles - last.cycles) * ran))
+        seen, mark = t.seen, (self._compile_epoch, clocks)
+        if last is None or c.calls < last.calls:
+            t.seen = mark
+            return None
+        if c.calls == last.calls:
+            return None
+        t.seen = mark
+        if seen is None or self._compiling or seen[0] != self._compile_epoch:
+            return None
+        ran = 1.0
+        if clocks is not None and seen[1] is not None:
+            cpu, wall = clocks[0] - seen[1][0], clocks[1] - seen[1][1]
+            ran = min(cpu / wall, 1.0) if wall > 0 else 0.0
+        if ran < policy.MIN_RAN_SHARE:
+            return None
+        return policy.Window(c.calls - last.calls, round((c.cycles - last.cycles) * ran))
+
+    def _measure(self, t: Tracked, c: Counters, clocks: tuple[int, int] | None,
+                 window: policy.Window) -> policy.Window:
+        """``window`` plus what the calls completed since the previous poll measure (``_delta``)."""
+        delta = self._delta(t, c, clocks)
+        return window if delta is None else policy.Window(window.calls + delta.calls,
+                                                          window.cycles + delta.cycles)
 
     def settled(self, t: Tracked) -> bool:
         """Whether ``t`` runs code the machine will not replace while the workload stays as it
@@ -298,7 +315,7 @@ class TierStateMachine:
             self._uncover(t)
             self._event(t, "reverted", f"{speed}: slower than tier 0, back to tier 0")
 
-    def _interleave(self, t: Tracked, c: Counters, quiet: bool, ran: float) -> None:
+    def _interleave(self, t: Tracked, c: Counters, clocks: tuple[int, int] | None) -> None:
         """A clone's verdict, on the workload as it runs now (load on a shared machine comes
         and goes): the slot alternates between the clone and the general version, each for
         policy.SWITCH_MS of measured calls, and each is measured only over intervals that
@@ -308,13 +325,12 @@ class TierStateMachine:
         self._check_guard(t, c)
         if t.state is not State.MEASURING:
             return
-        last, t.last = t.last, c
-        if t.clean and quiet and last is not None and c.calls > last.calls:
-            calls, cycles = c.calls - last.calls, round((c.cycles - last.cycles) * ran)
+        delta = self._delta(t, c, clocks)
+        if t.clean and delta is not None:
             if t.on_clone:
-                t.tier2 = policy.Window(t.tier2.calls + calls, t.tier2.cycles + cycles)
+                t.tier2 = policy.Window(t.tier2.calls + delta.calls, t.tier2.cycles + delta.cycles)
             else:
-                t.general = policy.Window(t.general.calls + calls, t.general.cycles + cycles)
+                t.general = policy.Window(t.general.calls + delta.calls, t.general.cycles + delta.cycles)
         t.clean = c.first_tsc != 0
         clone, general = t.tier2, t.general
         half = self._clock.ms_to_cycles(policy.CLONE_VERDICT_MS / 2)

@@ -67,6 +67,8 @@ class Tracked:
     tier2: policy.Window = policy.NO_CALLS  # quiet calls of the current tier-2 version
     general: policy.Window = policy.NO_CALLS  # quiet calls of the kept general version
     last: Counters | None = None  # counters at the previous poll
+    # (compile epoch, workload clocks) at the poll that last saw a call of it complete
+    seen: tuple[int, tuple[int, int] | None] | None = None
     hot_tsc: int = 0
     hot_share: float = 0.0
     phase: str = ""  # the workload phase in which it went hot

@@ -163,22 +163,26 @@ def test_swapped_code_serves_later_calls_from_python_and_from_jit_code(modules):
 
 
 def test_time_the_workload_was_kept_off_the_cpu_is_not_its_cost(modules):
-    """An interval counts the share of its cycles the workload's thread had the CPU for, and
-    nothing if that was under half of it: a descheduled call is not a slower one."""
+    """Calls count the share of their cycles the workload's thread had the CPU for since the
+    call before them ended, and nothing if that was under half of it: a descheduled call is
+    not a slower one."""
     with jit(modules["funcs"], hot_calls=10**6, specialize=False) as rt:  # never hot
         heavy, t = rt.function("heavy", U64, U32), rt.tracked("heavy")
+        heavy(HEAVY_N)
         rt.optimizer.poll()
         heavy(HEAVY_N)
-        time.sleep(0.05)  # the workload's thread off the CPU for most of the interval
+        time.sleep(0.05)  # the workload's thread off the CPU for most of the time since
         rt.optimizer.poll()
         assert t.tier0 == policy.NO_CALLS
+        heavy(HEAVY_N)
+        rt.machine.poll(clocks=(0, 0))
         before = _counters(rt, "heavy")
         heavy(HEAVY_N)
-        rt.machine.poll(ran=0.5)
+        rt.machine.poll(clocks=(500, 1000))  # it ran half the time since the last completion
         spent = _counters(rt, "heavy").cycles - before.cycles
         assert t.tier0 == policy.Window(1, round(spent * 0.5))
         heavy(HEAVY_N)
-        rt.machine.poll(ran=0.49)
+        rt.machine.poll(clocks=(990, 2000))
         assert t.tier0 == policy.Window(1, round(spent * 0.5))
 
 
