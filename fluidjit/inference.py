@@ -94,9 +94,9 @@ class Run(ctypes.Structure):
 
     _fields_ = [
         ("prompt", ctypes.c_void_p), ("n_prompt", ctypes.c_size_t), ("steps", ctypes.c_size_t),
-        ("sampler", ctypes.c_void_p), ("tokens", ctypes.c_void_p), ("logits", ctypes.c_void_p),
-        ("clock", ctypes.c_void_p), ("stamps", ctypes.c_void_p), ("n", ctypes.c_size_t),
-        ("forwards", ctypes.c_size_t), ("stop", ctypes.c_int32),
+        ("sampler", ctypes.c_void_p), ("stop", ctypes.c_int32), ("tokens", ctypes.c_void_p),
+        ("logits", ctypes.c_void_p), ("clock", ctypes.c_void_p), ("stamps", ctypes.c_void_p),
+        ("n", ctypes.c_size_t), ("forwards", ctypes.c_size_t),
     ]
 
 
@@ -296,9 +296,10 @@ def generate(model: Model, prompt: list[int], request: InferRequest, keep_logits
     tokens = (ctypes.c_int32 * request.steps)()
     stamps = (ctypes.c_uint64 * (forwards + 1))()
     logits = (ctypes.c_float * (forwards * vocab))() if keep_logits else None
-    run = Run(ctypes.addressof(ids), len(prompt), request.steps, ctypes.addressof(sampler),
-              ctypes.addressof(tokens), ctypes.addressof(logits) if logits is not None else None,
-              engine.clock, ctypes.addressof(stamps), 0, 0, int(request.stop))
+    run = Run(prompt=ctypes.addressof(ids), n_prompt=len(prompt), steps=request.steps,
+              sampler=ctypes.addressof(sampler), stop=int(request.stop), tokens=ctypes.addressof(tokens),
+              logits=ctypes.addressof(logits) if logits is not None else None, clock=engine.clock,
+              stamps=ctypes.addressof(stamps))
     cpu = time.thread_time_ns()
     status = engine.generate(model.state, ctypes.byref(run))
     cpu_ns = time.thread_time_ns() - cpu

@@ -368,6 +368,23 @@ def test_sampling_matches_reference(infer_tree: Path, temperature: str, topp: st
     assert len(set(want)) > 30
 
 
+@pytest.mark.integration
+def test_stop_ends_at_a_stop_token(infer_tree: Path) -> None:
+    """--stop: the generation loop (src/infer/generate.c) ends after the first generated BOS
+    or EOS, natively and under the JIT (seed 2 samples one at step 12)."""
+    ckpt, tok = model_files(infer_tree, "model_260k")
+    prompt = ref.Tokenizer(tok).encode(PROMPT)
+    want, _ = ref.generate(ckpt, prompt, STEPS, 1.0, 0.0, seed=2)
+    stop = next(i for i, t in enumerate(want) if t in (ref.BOS, ref.EOS)) + 1
+    sampling = ("--prompt", PROMPT, "--steps", str(STEPS), "--temperature", "1", "--topp", "0", "--seed", "2",
+                "--stop")
+    lines = [infer_line(infer(infer_tree, arch, ckpt, tok, *sampling)) for arch in ARCHES]
+    lines.append(infer_line(jit_infer(infer_tree, ckpt, tok, *sampling, "--quiet")))
+    for line in lines:
+        assert line["tokens"] == want[:stop] and line["n"] == stop < STEPS
+        assert line["forwards"] == len(prompt) + stop - 1
+
+
 ENCODE_PROMPTS = ["", "a", "Once", " the  the", "Lily and Tim played with the big red ball.\nThe end.",
                   "h\u00e9llo w\u00f6rld \u2713 \U0001f600 \u00ff", "\x01\x7f~",
                   ("Once upon a time, there was a little girl named Lily. She loved to play. " * 6)]

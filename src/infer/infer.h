@@ -211,14 +211,15 @@ int32_t infer_sample(const struct infer *m, struct infer_sampler *s, float *logi
 /* Generation: the prompt fed position by position from 0, then `steps`
  * tokens sampled, each fed back except the last; so n_prompt + steps - 1
  * forward passes, which must fit seq_len. One call runs the whole loop, so
- * every runner (the native ones, the JIT's, the kernel) times the same code
- * and a caller in another language pays one call, not one per token. */
+ * every runner (the native ones, the JIT's) times the same code and a caller
+ * in another language pays one call, not one per token. */
 struct infer_run {
     /* In. */
     const int32_t *prompt;         /* n_prompt ids (BOS first, from infer_encode) */
     size_t n_prompt;               /* at least 1 */
     size_t steps;                  /* tokens to generate, at least 1 */
     struct infer_sampler *sampler; /* its state advances */
+    int32_t stop;                  /* end after a generated BOS or EOS */
     /* Out, in the caller's buffers (logits, clock and stamps may be 0). */
     int32_t *tokens;               /* the generated ids: `steps` entries */
     float *logits;                 /* every forward pass's logits, vocab_size floats each, in order */
@@ -227,7 +228,6 @@ struct infer_run {
     /* Results. */
     size_t n;                      /* tokens generated */
     size_t forwards;               /* forward passes run; stamps[forwards] is the last reading */
-    int32_t stop;                  /* in: end after a generated BOS or EOS */
 };
 
 /* Runs the generation `run` describes (generate.c). INFER_ERR_ARGUMENT for a
