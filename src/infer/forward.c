@@ -122,7 +122,7 @@ static inline __attribute__((always_inline)) float row_finish(struct row_sums *r
  * prefetch: the rows are a stream from memory (0: data already in the
  * caches); `next` (may be 0): the matrix read after this one, where the
  * prefetches that pass this matrix's end go. */
-static void matvec_strided(float *restrict out, const float *restrict w, const float *restrict x, size_t rows,
+static __attribute__((noinline)) void matvec_strided(float *restrict out, const float *restrict w, const float *restrict x, size_t rows,
                            size_t cols, size_t stride, int prefetch, const float *next)
 {
     size_t groups = cols - cols % GROUP;

@@ -1,9 +1,11 @@
 /* kernel_main: brings the machine up in dependency order, reports how it
- * booted, checks the heap, runs the benchmarks and ends the run. */
+ * booted, checks the heap, runs the workload the boot command line names
+ * (the benchmarks by default, or text generation) and ends the run. */
 #include <stdint.h>
 
 #include "bench_run.h"
 #include "boot_info.h"
+#include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
 #include "dispatch.h"
@@ -12,6 +14,7 @@
 #include "fpu.h"
 #include "gdt.h"
 #include "idt.h"
+#include "infer_run.h"
 #include "jitlink.h"
 #include "klib.h"
 #include "kprintf.h"
@@ -117,6 +120,8 @@ static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
         print_features(CONSOLE_ALL, usable, 0);
     }
     kprintf("\nmemory: %u KiB usable\n", mem_kib);
+    if (cmdline_text()[0])
+        kprintf("cmdline: %s\n", cmdline_text());
     kprintf("variants: %s among", dispatch_mode());
     print_levels(CONSOLE_ALL, dispatch_eligible(), 0);
     kprintf(" (built for %s", tag);
@@ -163,6 +168,7 @@ void kernel_main(const struct boot_info *bi)
     idt_init();
     check_handoff(bi, hdr);
     print_banner();
+    cmdline_init();
 
     cpu_detect(&ci);
     usable = fpu_init(&ci);
@@ -186,8 +192,12 @@ void kernel_main(const struct boot_info *bi)
 
     test_hooks_run();
     mem_selftest();
-    bench_run_all();
-    if (jitlink_run)
-        jitlink_run(usable);
+    if (cmdline_options()->workload == CMDLINE_WORKLOAD_INFER) {
+        infer_run(cmdline_options()->infer_logits);
+    } else {
+        bench_run_all();
+        if (jitlink_run)
+            jitlink_run(usable);
+    }
     kernel_exit_ok();
 }
