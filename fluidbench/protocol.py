@@ -49,6 +49,31 @@ FLUD_CPU_TAG_LEN = 16  # elements of cpu_tag
 FLUD_HEADER_FORMAT = '<4sHHIIIIII16sI12s'  # struct module format of the whole structure
 FLUD_HEADER_FIELDS = ('magic', 'version', 'header_size', 'load_addr', 'entry', 'kernel_bytes', 'kernel_sectors', 'image_crc32', 'cpu_features', 'cpu_tag', 'bss_end', 'reserved')
 
+# Module directory: the sector right after the kernel image (LBA `KERNEL_LBA + kernel_sectors`), this header then `count` module_entry records; the rest of the sector is zero. An all-zero sector: no modules.
+MODULE_DIR_MAGIC = b'FMOD'  # bytes 46 4D 4F 44
+MODULE_DIR_MAGIC_LEN = 4
+MODULE_DIR_VERSION = 1  # the directory layout described here
+MODULE_ALIGN = 0x1000  # every module is loaded at a multiple of this (4 KiB, a page)
+MODULE_MIN_ADDR = 0x100000  # 1 MiB: no module is loaded below it, where the loader, its buffers and the boot info live (a kernel loaded low still gets its modules above it)
+MODULE_DIR_SIZE = 16  # bytes of module_dir
+MDIR_MAGIC = 0  # char[4] magic
+MDIR_VERSION = 4  # u16 version
+MDIR_COUNT = 6  # u16 count
+MDIR_CRC32 = 8  # u32 crc32
+MDIR_RESERVED = 12  # u32 reserved
+MODULE_DIR_FORMAT = '<4sHHII'  # struct module format of the whole structure
+MODULE_DIR_FIELDS = ('magic', 'version', 'count', 'crc32', 'reserved')
+
+# One module in the module directory: where it is on the disk and what it must read as.
+MODULE_ENTRY_SIZE = 32  # bytes of module_entry
+MENT_NAME = 0  # char[16] name
+MENT_LBA = 16  # u32 lba
+MENT_BYTES = 20  # u32 bytes
+MENT_CRC32 = 24  # u32 crc32
+MENT_RESERVED = 28  # u32 reserved
+MODULE_ENTRY_FORMAT = '<16sIIII'  # struct module format of the whole structure
+MODULE_ENTRY_FIELDS = ('name', 'lba', 'bytes', 'crc32', 'reserved')
+
 # One entry of the BIOS memory map (INT 15h EAX=E820h) in the boot info.
 E820_ENTRY_SIZE = 24  # bytes of e820_entry
 E820_ENTRY_BASE = 0  # u64 base
@@ -59,10 +84,21 @@ E820_TYPE_USABLE = 1  # type: usable RAM (ACPI "AddressRangeMemory"), the only t
 E820_ENTRY_FORMAT = '<QQII'  # struct module format of the whole structure
 E820_ENTRY_FIELDS = ('base', 'length', 'type', 'acpi_attrs')
 
+# One loaded module in the boot info (Multiboot and Limine call these modules): the directory entry with its load address in place of its LBA.
+BOOT_MODULE_SIZE = 32  # bytes of boot_module
+BMOD_NAME = 0  # char[16] name
+BMOD_ADDR = 16  # u32 addr
+BMOD_BYTES = 20  # u32 bytes
+BMOD_CRC32 = 24  # u32 crc32
+BMOD_RESERVED = 28  # u32 reserved
+MODULE_NAME_LEN = 16  # elements of name
+BOOT_MODULE_FORMAT = '<16sIIII'  # struct module format of the whole structure
+BOOT_MODULE_FIELDS = ('name', 'addr', 'bytes', 'crc32', 'reserved')
+
 # Boot info: built by stage 2 at 0x500, its address handed to the kernel in EBX.
 BOOT_INFO_ADDR = 0x500  # where stage 2 builds it (0x500-0xFFF is reserved for it)
 BOOT_INFO_MAGIC = 0x31494246  # `"FBI1"` read as a little-endian u32
-BOOT_INFO_SIZE = 816  # bytes of boot_info
+BOOT_INFO_SIZE = 1080  # bytes of boot_info
 BI_MAGIC = 0  # u32 magic
 BI_BOOT_DRIVE = 4  # u8 boot_drive
 BI_DISK_MODE = 5  # u8 disk_mode
@@ -79,6 +115,9 @@ BI_TSC_HANDOFF = 32  # u64 tsc_handoff
 BI_E820_COUNT = 40  # u32 e820_count
 BI_RESERVED2 = 44  # u32 reserved2
 BI_E820 = 48  # e820_entry[32] e820
+BI_MODULE_COUNT = 816  # u32 module_count
+BI_RESERVED3 = 820  # u32 reserved3
+BI_MODULES = 824  # boot_module[8] modules
 BOOT_DISK_CHS = 0  # disk_mode: CHS
 BOOT_DISK_LBA = 1  # disk_mode: LBA (INT 13h extensions)
 BOOT_INFO_DISK_MODE_VALUES = {0: 'CHS', 1: 'LBA'}  # disk_mode: its name in serial lines
@@ -88,8 +127,9 @@ BOOT_A20_KBC = 2  # a20_method: keyboard controller
 BOOT_A20_FAST = 3  # a20_method: fast A20 (port 0x92)
 BOOT_INFO_A20_METHOD_VALUES = {0: 'on', 1: 'bios', 2: 'kbc', 3: 'fast'}  # a20_method: its name in serial lines
 BOOT_INFO_E820_MAX = 32  # elements of e820
-BOOT_INFO_FORMAT = '<IBBBBHBBIIIQQII768s'  # struct module format of the whole structure
-BOOT_INFO_FIELDS = ('magic', 'boot_drive', 'disk_mode', 'a20_method', 'reserved', 'cylinders', 'heads', 'sectors_per_track', 'kernel_load', 'kernel_bytes', 'disk_sectors', 'tsc_stage1', 'tsc_handoff', 'e820_count', 'reserved2', 'e820')
+BOOT_INFO_MODULE_MAX = 8  # elements of modules
+BOOT_INFO_FORMAT = '<IBBBBHBBIIIQQII768sII256s'  # struct module format of the whole structure
+BOOT_INFO_FIELDS = ('magic', 'boot_drive', 'disk_mode', 'a20_method', 'reserved', 'cylinders', 'heads', 'sectors_per_track', 'kernel_load', 'kernel_bytes', 'disk_sectors', 'tsc_stage1', 'tsc_handoff', 'e820_count', 'reserved2', 'e820', 'module_count', 'reserved3', 'modules')
 
 # Live re-JIT link: the fixed header of every frame on COM2, followed by `size` payload bytes.
 JIT_MAGIC = 0x54494A46  # `"FJIT"` (bytes 46 4A 49 54) read as a little-endian u32; a reader that sees anything else skips bytes until it finds it
@@ -269,6 +309,8 @@ FATAL_BAD_STAGE2 = 0xB2  # stage 2 corrupt
 FATAL_BAD_HEADER = 0xBF  # unsupported kernel header
 FATAL_BAD_LOAD_ADDR = 0xBA  # kernel load address unusable
 FATAL_BAD_ENTRY = 0xBE  # kernel entry outside the image
+FATAL_BAD_MODULE = 0xBD  # boot module corrupt
+FATAL_MODULE_NO_RAM = 0xBC  # no room for a boot module
 LOADER_FATAL: dict[int, dict[str, str]] = {
     0xD1: {'name': 'DISK_READ', 'meaning': 'disk read failure', 'cause': 'a disk read failed after a reset and 3 attempts'},
     0xD2: {'name': 'DISK_VERIFY', 'meaning': 'incorrect sector count', 'cause': 'header sector count inconsistent with `kernel_bytes` (or `kernel_bytes` smaller than the header), or larger than the disk'},
@@ -280,6 +322,8 @@ LOADER_FATAL: dict[int, dict[str, str]] = {
     0xBF: {'name': 'BAD_HEADER', 'meaning': 'unsupported kernel header', 'cause': "the header's `version` is not `FLUD_HEADER_VERSION` or its `header_size` is not 64"},
     0xBA: {'name': 'BAD_LOAD_ADDR', 'meaning': 'kernel load address unusable', 'cause': "`load_addr` is neither in [0x1000, 0x7C00) with the image ending by 0x7C00 nor at or above 1 MiB, or the image and its BSS, `[load_addr, bss_end)`, do not lie in one usable E820 range (or `bss_end` lies before the image's end)"},
     0xBE: {'name': 'BAD_ENTRY', 'meaning': 'kernel entry outside the image', 'cause': '`entry` is not in `[load_addr + header_size, load_addr + kernel_bytes)`'},
+    0xBD: {'name': 'BAD_MODULE', 'meaning': 'boot module corrupt', 'cause': 'the module directory after the kernel is not all zero yet lacks the "FMOD" magic, has another `version`, a `count` of 0 or above `BOOT_INFO_MODULE_MAX`, or a wrong `crc32`; or a module\'s sectors lie past the disk\'s end, or the CRC-32 of a loaded module differs from its entry\'s `crc32`'},
+    0xBC: {'name': 'MODULE_NO_RAM', 'meaning': 'no room for a boot module', 'cause': 'a module, at its place above the kernel (`bss_end` rounded up to `MODULE_ALIGN`, at least `MODULE_MIN_ADDR`, then after the module before it), does not lie in one usable E820 range'},
 }
 
 # The kernel (or the loader) writes one byte to port 0xF4; QEMU exits with `(value << 1) | 1`.
@@ -370,6 +414,7 @@ LINES: dict[str, dict[str, Any]] = {
             'kernel_bytes': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'bytes the loader copied'},
             'boot_cycles': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "TSC cycles from stage 1's first instruction to `kernel_main`"},
             'boot_us': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the same in microseconds'},
+            'modules': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the boot modules stage 2 loaded (boot info `modules`), in directory order: objects `{"name": its name, "addr": its address as "0x%08x", "bytes": its size, "crc32": its CRC-32 as "0x%08x"}`; empty without modules'},
         },
     },
     'FLUID-BENCH': {

@@ -22,7 +22,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from fluidbuild.errors import ManifestError, PluginError
+from fluidbuild.errors import FluidError, ManifestError, PluginError
 from fluidbuild.model import Manifest, Target
 from fluidbuild.plugin import CPU_PROFILE_PLUGIN, Plugins
 from fluidbuild.schema import (
@@ -317,6 +317,28 @@ def _check_acyclic(targets: dict[str, Target], where: Where) -> None:
                 state[dep] = 1
                 path.append(dep)
                 stack.append(iter(targets[dep].deps))
+
+
+def where_in(manifest: Manifest, *keys: str | int) -> Where:
+    """Where the value at ``keys`` (mapping keys and list indexes from the top) is written
+    in ``manifest``'s file, for an error found after validation (a missing file, a size
+    past a limit): the validated manifest keeps no lines, so the file is read again. A key
+    it cannot find there keeps its parent's line; the message still names the key path."""
+    where = Where(manifest.path, "", None)
+    try:
+        node: Any = read_manifest(manifest.path, manifest.root)[0]
+    except FluidError:
+        node = None
+    for key in keys:
+        line = None
+        if isinstance(key, int) and isinstance(node, list) and 0 <= key < len(node):
+            line, node = getattr(node, "item_lines", [None] * len(node))[key], node[key]
+        elif isinstance(key, str) and isinstance(node, dict) and key in node:
+            line, node = getattr(node, "key_lines", {}).get(key), node[key]
+        else:
+            node = None
+        where = where.child(key, line)
+    return where
 
 
 def load(path: str, root: str, disabled: tuple[str, ...] = ()) -> tuple[Manifest, Plugins]:

@@ -237,17 +237,32 @@ class MapOf(Schema):
 
 @dataclass
 class List(Schema):
+    """A list of ``item``; ``unique`` names a key of mapping items whose value no two
+    items may share (the second one is the error, at its line)."""
+
     item: Schema
     min_items: int = 0
+    max_items: int | None = None
+    unique: str = ""
 
     def validate(self, value: Any, where: Where) -> list[Any]:
         if not isinstance(value, list):
             raise where.fail(f"expected a list, got {_kind(value)} {shown(value)}")
         if len(value) < self.min_items:
             raise where.fail(f"expected at least {self.min_items} item(s)")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise where.fail(f"expected at most {self.max_items} item(s), got {len(value)}")
         lines = getattr(value, "item_lines", [])
-        return [self.item.validate(item, where.child(i, lines[i] if i < len(lines) else None))
-                for i, item in enumerate(value)]
+        result, seen = [], {}
+        for i, item in enumerate(value):
+            here = where.child(i, lines[i] if i < len(lines) else None)
+            result.append(self.item.validate(item, here))
+            if self.unique:
+                key = result[-1][self.unique]
+                if key in seen:
+                    raise here.fail(f"{self.unique} {shown(key)} is already taken by item {seen[key]}")
+                seen[key] = i
+        return result
 
     def describe(self) -> str:
         return "a list"

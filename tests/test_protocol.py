@@ -90,7 +90,14 @@ def test_header_and_boot_info_layouts() -> None:
     assert struct.calcsize(protocol.FLUD_HEADER_FORMAT) == protocol.FLUD_HEADER_SIZE == 64
     assert struct.calcsize(protocol.BOOT_INFO_FORMAT) == protocol.BOOT_INFO_SIZE
     e820_bytes = protocol.BOOT_INFO_E820_MAX * protocol.E820_ENTRY_SIZE
-    assert protocol.BI_E820 + e820_bytes == protocol.BOOT_INFO_SIZE
+    assert protocol.BI_E820 + e820_bytes == protocol.BI_MODULE_COUNT
+    module_bytes = protocol.BOOT_INFO_MODULE_MAX * protocol.BOOT_MODULE_SIZE
+    assert protocol.BI_MODULES + module_bytes == protocol.BOOT_INFO_SIZE
+    # Stage 2 copies directory entries into the boot info and puts the address where the LBA was.
+    assert protocol.MODULE_ENTRY_FORMAT == protocol.BOOT_MODULE_FORMAT
+    assert protocol.MENT_LBA == protocol.BMOD_ADDR
+    # The directory, with as many entries as the boot info holds, is one sector.
+    assert protocol.MODULE_DIR_SIZE + module_bytes <= protocol.SECTOR_SIZE
     assert protocol.BOOT_INFO_ADDR + protocol.BOOT_INFO_SIZE <= 0x1000, "boot info overlaps the seed kernel"
     assert protocol.FLUD_MAGIC == b"FLUD"
     assert protocol.KERNEL_BOOT_MAGIC.to_bytes(4, "big") == b"FLUD"
@@ -153,7 +160,7 @@ def test_line_errors_name_what_is_wrong() -> None:
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("name = \"entry\"\noffset = 12", "name = \"entry\"\noffset = 13",
      r"flud_header.entry: offset 13, but the fields before it end at 12"),
-    ("size = 816", "size = 820", r"boot_info: fields take 816 bytes, size says 820"),
+    ("size = 1080", "size = 1084", r"boot_info: fields take 1080 bytes, size says 1084"),
     ('name = "NO_KERNEL"\nvalue = 0xE0', 'name = "NO_KERNEL"\nvalue = 0xD1',
      r"loader fatal code 0xd1 used twice"),
     ('name = "lzcnt"\nbit = 19', 'name = "lzcnt"\nbit = 20', r"cpu feature lzcnt: bit 20, expected 19"),

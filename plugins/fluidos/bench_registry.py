@@ -23,9 +23,9 @@ from typing import Any
 from fluidbuild.atomic import write_text
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
-from fluidbuild.manifest import read_manifest
+from fluidbuild.manifest import where_in
 from fluidbuild.model import BuildContext, Manifest, PyAction, Target, TargetResult, TaskSpec
-from fluidbuild.schema import BenchmarkRef, Bool, Field, Int, List, Map, Schema, Where
+from fluidbuild.schema import BenchmarkRef, Bool, Field, Int, List, Map, Schema
 
 NAME = r"[a-z][a-z0-9_]*"
 U32_MAX = 0xFFFFFFFF  # bench.h: sizes are uint32_t
@@ -107,23 +107,9 @@ def max_size(root: str, source: str) -> int:
 def _check_size(manifest: Manifest, index: int, bench: dict[str, Any], source: str) -> None:
     limit = max_size(manifest.root, source)
     if bench["size"] > limit:
-        raise _size_where(manifest, index).fail(
+        raise where_in(manifest, "benchmarks", index, "size").fail(
             f"{bench['name']} size {bench['size']} is above its limit {limit} (BENCH_MAX_SIZE in "
             f"{source}: a larger arena does not fit the kernel's 32-bit arithmetic)")
-
-
-def _size_where(manifest: Manifest, index: int) -> Where:
-    """Where ``benchmarks[index].size`` is written: the validated section keeps no
-    lines, so the manifest is read again (only to report an error)."""
-    section = item = size = None
-    try:
-        data, _ = read_manifest(manifest.path, manifest.root)
-        items = data["benchmarks"]
-        section, item = data.key_lines.get("benchmarks"), items.item_lines[index]
-        size = items[index].key_lines.get("size")
-    except (FluidError, LookupError, AttributeError, TypeError):
-        pass  # the message still names the key path
-    return Where(manifest.path, "benchmarks", section).child(index, item).child("size", size)
 
 
 def render(entries: list[dict[str, Any]], tuned: bool) -> str:

@@ -6,16 +6,19 @@ Shared by the plugins that write the image (``image``) and boot it (``qemu``,
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from typing import Any
 
 from fluidbuild.atomic import write_bytes
 from fluidbuild.errors import FluidError
 from fluidbuild.model import Manifest, Placement
+from fluidbuild_plugins.fluidos import boot_modules
 
 SECTOR = 512
 FLOPPY_BYTES = 1_474_560  # 3.5" 1.44 MB: 80 cylinders x 2 heads x 18 sectors x 512 bytes
 MIB = 1 << 20
+HDD_MIN_MIB = 16  # a hard disk sized for its parts is at least this large
+HDD_MAX_MIB = 4096  # the loader's sector numbers and sizes are 32-bit
 IMAGE_NAME = "fluid.img"  # under the build directory unless image.output says otherwise
 
 
@@ -25,34 +28,81 @@ def image_path(manifest: Manifest) -> str:
 
 
 def disk_bytes(image: dict[str, Any]) -> int:
-    """The size of the disk the ``image`` section describes."""
-    return FLOPPY_BYTES if image["disk"] == "floppy" else image["hdd_mib"] * MIB
+    """The size of the disk the ``image`` section describes; a hard disk without
+    ``hdd_mib`` grows past it to what its parts need (:func:`write_image`)."""
+    if image["disk"] == "floppy":
+        return FLOPPY_BYTES
+    return (image["hdd_mib"] or HDD_MIN_MIB) * MIB
 
 
-def check_fits(placements: list[Placement], sizes: dict[str, int], disk_size: int) -> None:
-    """Refuse a part larger than its slot or the disk, naming both sizes."""
-    slots = sorted(placements, key=lambda p: p.lba)
-    for i, p in enumerate(slots):
-        size = sizes[p.part]
-        start = p.lba * SECTOR
-        room = (p.max_sectors * SECTOR) if p.max_sectors else disk_size - start
-        if i + 1 < len(slots):
-            room = min(room, slots[i + 1].lba * SECTOR - start)
-        if size > room:
-            raise FluidError(f"image part '{p.part}' ({p.path}) is {size} bytes but its slot at "
-                             f"LBA {p.lba} holds {room} bytes")
-        if start + size > disk_size:
-            raise FluidError(f"image part '{p.part}' ends at byte {start + size}, beyond the "
-                             f"{disk_size}-byte disk")
+@dataclass(frozen=True)
+class Piece:
+    """Bytes the image holds at an LBA: a part, the module directory or a module."""
+
+    name: str  # "kernel", "module 'model'": in the list of sizes
+    label: str  # "image part 'kernel' (build/kernel.bin)": in a message about this piece
+    lba: int
+    data: bytes
+    max_sectors: int | None = None  # its slot; None: up to the next piece or the disk's end
 
 
-def write_image(path: str, placements: list[Placement], disk_size: int) -> None:
-    """Assemble the image: each part at its LBA, zeros elsewhere, written atomically."""
-    sizes = {p.part: os.path.getsize(p.path) for p in placements}
-    check_fits(placements, sizes, disk_size)
-    disk = bytearray(disk_size)
-    for p in placements:
-        with open(p.path, "rb") as f:
-            data = f.read()
-        disk[p.lba * SECTOR : p.lba * SECTOR + len(data)] = data
+def check_slots(pieces: list[Piece]) -> None:
+    """Refuse a piece larger than its slot or the room before the next piece."""
+    ordered = sorted(pieces, key=lambda p: p.lba)
+    for p, after in zip(ordered, [*ordered[1:], None], strict=True):
+        room = p.max_sectors * SECTOR if p.max_sectors else None
+        bound = ""
+        if after is not None and (room is None or (after.lba - p.lba) * SECTOR < room):
+            room, bound = (after.lba - p.lba) * SECTOR, f" (up to {after.name} at LBA {after.lba})"
+        if room is not None and len(p.data) > room:
+            raise FluidError(f"{p.label} is {len(p.data)} bytes but its slot at LBA {p.lba} holds "
+                             f"{room} bytes{bound}")
+
+
+def fit_disk(pieces: list[Piece], disk_size: int, kind: str, grow: bool) -> int:
+    """The disk's size in bytes: ``disk_size``, or for a ``grow`` disk what the pieces need
+    rounded up to whole MiB if that is more. Refuses pieces the disk cannot hold, naming
+    every size, the disk's and what to change (``kind``: floppy, hdd or disk)."""
+    need = max(p.lba * SECTOR + len(p.data) for p in pieces)
+    if grow:
+        disk_size = max(disk_size, min(-(-need // MIB), HDD_MAX_MIB) * MIB)
+    if need <= disk_size:
+        return disk_size
+    ordered = sorted(pieces, key=lambda p: p.lba)
+    sizes = ", ".join(f"{p.name} {len(p.data)} bytes at LBA {p.lba}" for p in ordered)
+    advice = {
+        "floppy": "; use `disk: hdd` (a hard disk image sized for its parts)",
+        "hdd": (f"; the largest disk image is {HDD_MAX_MIB} MiB" if grow else
+                f"; raise image.hdd_mib to {-(-need // MIB)} or leave it out (the disk is then sized for "
+                f"its parts)"),
+    }.get(kind, "")
+    held = f"{disk_size // MIB} MiB hard disk ({disk_size} bytes)" if kind == "hdd" else \
+        f"{disk_size}-byte {kind}"
+    raise FluidError(f"the image needs {need} bytes ({sizes}), more than the {held} holds{advice}")
+
+
+def write_image(path: str, placements: list[Placement], disk_size: int,
+                modules: list[dict[str, str]] | None = None, modules_after: str = "", kind: str = "disk",
+                grow: bool = False) -> None:
+    """Assemble the image: each part at its LBA, the boot ``modules`` (``name``, ``path``; none:
+    no directory either) and their directory in the sector right after part ``modules_after``,
+    zeros elsewhere, written atomically; nothing is written when a check fails."""
+    pieces = [Piece(p.part, f"image part '{p.part}' ({p.path})", p.lba, _read(p.path), p.max_sectors)
+              for p in placements]
+    if modules:
+        after = next(p for p in pieces if p.name == modules_after)
+        files = [(m["name"], _read(m["path"])) for m in modules]
+        laid = boot_modules.lay_out(after.lba + boot_modules.sectors(len(after.data)), files)
+        pieces.append(Piece("module directory", "the boot module directory", *laid[0]))
+        pieces += [Piece(f"module '{m['name']}'", f"boot module '{m['name']}' ({m['path']})", lba, data)
+                   for m, (lba, data) in zip(modules, laid[1:], strict=True)]
+    check_slots(pieces)
+    disk = bytearray(fit_disk(pieces, disk_size, kind, grow))
+    for p in pieces:
+        disk[p.lba * SECTOR : p.lba * SECTOR + len(p.data)] = p.data
     write_bytes(path, bytes(disk))
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()

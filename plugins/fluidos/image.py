@@ -7,8 +7,12 @@ the slots come from ``image.layout`` and the parts from targets
 by default), so a third-party layout (a bigger stage 2, a partition table)
 replaces only that step; that plugin gets the build context and the keys of
 its own it declares (``fluidbuild_settings_schema("image")``) as
-``image["settings"]``. The ``image`` task writes the disk atomically and
-refuses a part larger than its slot or the disk.
+``image["settings"]``. ``image.modules`` lists the boot modules, each a
+target's output or a project file, which the task writes with their
+directory after the kernel (boot_modules.py). The ``image`` task writes the
+disk atomically and refuses a part larger than its slot and an image larger
+than the disk, naming every size; a hard disk without ``hdd_mib`` is sized
+for what it holds.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from fluidbench import protocol
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
+from fluidbuild.manifest import where_in
 from fluidbuild.model import BuildContext, Manifest, Placement, PyAction, TaskSpec
 from fluidbuild.schema import (
     Checked,
@@ -34,7 +39,7 @@ from fluidbuild.schema import (
     TargetRef,
     Where,
 )
-from fluidbuild_plugins.fluidos import disk
+from fluidbuild_plugins.fluidos import boot_modules, disk
 
 NAME = r"[a-z][a-z0-9_]*"
 LAYOUT_SLOT = Map({
@@ -77,16 +82,41 @@ def _check_bootable(layout: list[dict[str, Any]], where: Where) -> None:
                              f"loader, not {slot['sectors']}")
 
 
+def _check_module(module: dict[str, Any], where: Where) -> None:
+    if len(module["name"]) > boot_modules.NAME_MAX:
+        raise where.child("name", None).fail(
+            f"module name '{module['name']}' is {len(module['name'])} characters; at most "
+            f"{boot_modules.NAME_MAX} fit the boot info's {protocol.MODULE_NAME_LEN}-byte name")
+    if (module["target"] is None) == (module["path"] is None):
+        raise where.fail("a boot module takes exactly one of 'target' (a target's output) and 'path' "
+                         "(a project file)")
+    if module["path"] is not None and module["output"] is not None:
+        raise where.fail("'output' picks one of a target's outputs: it goes with 'target', not 'path'")
+
+
+MODULE = Checked(Map({
+    "name": Field(Str(pattern=boot_modules.NAME), required=True,
+                  doc=f"what the kernel finds it by (module_find), up to {boot_modules.NAME_MAX} characters"),
+    "target": Field(TargetRef(), doc="a target one of whose outputs is the module"),
+    "output": Field(Int(minimum=0), doc="with target: which of its outputs, from 0 (default 0)"),
+    "path": Field(RelPath(), doc="a project file that is the module (instead of target)"),
+}), _check_module)
+
+
 # ``plugin`` names the plugin placing the parts, checked at load; the keys of its own
 # (fluidbuild_settings_schema) reach it as image["settings"].
 SECTION = Checked(Delegated({
     "plugin": Field(Str(pattern=NAME), default="image", doc="plugin placing the parts"),
     "output": Field(RelPath(), default=None, doc=f"default: <build_dir>/{disk.IMAGE_NAME}"),
     "disk": Field(Str(choices=("floppy", "hdd")), default="floppy"),
-    "hdd_mib": Field(Int(minimum=1, maximum=4096), default=16),
+    "hdd_mib": Field(Int(minimum=1, maximum=disk.HDD_MAX_MIB), default=None,
+                     doc=f"hdd: the disk's size; omitted: what it holds, in whole MiB, at least "
+                         f"{disk.HDD_MIN_MIB}"),
     "parts": Field(MapOf(TargetRef(), key_pattern=NAME), required=True,
                    doc="part name -> target providing it"),
     "layout": Field(List(LAYOUT_SLOT, min_items=1), required=True),
+    "modules": Field(List(MODULE, max_items=protocol.BOOT_INFO_MODULE_MAX, unique="name"), default=[],
+                     doc="boot modules, loaded by stage 2 above the kernel in this order"),
 }, hook="fluidbuild_image_layout", section="image", default="image"), _check_layout)
 
 
@@ -110,18 +140,50 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, outputs: dict[str, l
             return [_failing(f"target '{target}' for image part '{part}' cannot be built or has no output",
                              target)]
         parts[part] = outputs[target][0]
+    modules = []
+    for i, module in enumerate(spec["modules"]):
+        target = module["target"]
+        if target is not None and not outputs.get(target):
+            return [_failing(f"target '{target}' for boot module '{module['name']}' cannot be built or has "
+                             "no output", target)]
+        modules.append({"name": module["name"], "path": _module_file(manifest, i, module, outputs)})
     size = disk.disk_bytes(spec)
     placements = ctx.image_layout(spec["plugin"], {**spec, "disk_bytes": size,
                                                    "disk_sectors": size // disk.SECTOR}, parts)
+    kernel = next((p.part for p in placements if p.lba == protocol.KERNEL_LBA), "")
+    if modules and not kernel:
+        raise where_in(manifest, "image", "modules").fail(
+            f"boot modules follow the kernel, and this layout has no part at LBA {protocol.KERNEL_LBA}")
+    write = {"path": path, "placements": placements, "disk_size": size, "modules": modules,
+             "modules_after": kernel if modules else "", "kind": spec["disk"],
+             "grow": spec["disk"] == "hdd" and spec["hdd_mib"] is None}
     return [TaskSpec(
         name="image",
         doc=f"write the bootable disk image {path}",
-        actions=[PyAction(disk.write_image, {"path": path, "placements": placements, "disk_size": size})],
-        file_dep=[p.path for p in placements],
+        actions=[PyAction(disk.write_image, write)],
+        file_dep=[*(p.path for p in placements), *(m["path"] for m in modules)],
         targets=[path],
         config={"placements": [vars(p) for p in placements], "disk_bytes": size,
-                "layout_plugin": spec["plugin"]},
+                "layout_plugin": spec["plugin"], "modules": modules, "modules_after": write["modules_after"],
+                "grow": write["grow"]},
     )]
+
+
+def _module_file(manifest: Manifest, index: int, module: dict[str, Any],
+                 outputs: dict[str, list[str]]) -> str:
+    """The file boot module ``index`` is: its target's output or its project file, which
+    must exist (the error names the manifest line)."""
+    if module["target"] is not None:
+        files, pick = outputs[module["target"]], module["output"] or 0
+        if pick >= len(files):
+            raise where_in(manifest, "image", "modules", index, "output").fail(
+                f"target '{module['target']}' has {len(files)} output(s) ({', '.join(files)}); there is no "
+                f"output {pick}")
+        return files[pick]
+    if not os.path.isfile(os.path.join(manifest.root, module["path"])):
+        raise where_in(manifest, "image", "modules", index, "path").fail(
+            f"boot module '{module['name']}': {module['path']}: no such file")
+    return module["path"]
 
 
 @hookimpl

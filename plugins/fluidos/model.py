@@ -51,7 +51,7 @@ from typing import Any
 from fluidbuild.atomic import atomic_output, write_text
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
-from fluidbuild.manifest import read_manifest
+from fluidbuild.manifest import where_in
 from fluidbuild.model import BuildContext, PyAction, Target, TargetResult, TaskSpec
 from fluidbuild.schema import Bool, Checked, Field, Int, Map, RelPath, Str, Where
 
@@ -164,21 +164,8 @@ def fluidbuild_target_tasks(target: Target, ctx: BuildContext) -> TargetResult:
 
 
 def _where(ctx: BuildContext, target: str, key: str) -> Where:
-    """Where ``targets.<target>.options.<key>`` is written: the validated manifest keeps
-    no lines, so it is read again (only to report an error)."""
-    manifest = ctx.manifest
-    lines: list[int | None] = [None, None, None, None]
-    try:
-        data, _ = read_manifest(manifest.path, manifest.root)
-        targets = data["targets"]
-        entry = targets[target]
-        options = entry["options"]
-        lines = [data.key_lines.get("targets"), targets.key_lines.get(target),
-                 entry.key_lines.get("options"), options.key_lines.get(key)]
-    except (FluidError, LookupError, AttributeError, TypeError):
-        pass  # the message still names the key path
-    return (Where(manifest.path, "targets", lines[0]).child(target, lines[1])
-            .child("options", lines[2]).child(key, lines[3]))
+    """Where ``targets.<target>.options.<key>`` is written."""
+    return where_in(ctx.manifest, "targets", target, "options", key)
 
 
 # -- checks ------------------------------------------------------------------------------------

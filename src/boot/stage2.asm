@@ -2,8 +2,9 @@
 ;
 ; Entered in real mode with CS = DS = ES = SS = 0 and the boot drive in DL.
 ; Sets up COM1, the disk access mode, A20 and the memory map, loads and
-; verifies the kernel, fills the boot-info structure at 0x500 and enters
-; 32-bit protected mode at the kernel's entry point (docs/boot-protocol.md).
+; verifies the kernel and the boot modules after it, fills the boot-info
+; structure at 0x500 and enters 32-bit protected mode at the kernel's entry
+; point (docs/boot-protocol.md).
 
 %include "boot.inc"
 
@@ -31,6 +32,7 @@ stage2_start:
     call kernel_check_header
     call kernel_load
     call kernel_verify
+    call modules_load
     jmp enter_kernel
 
 ; boot_info_init: clear the boot-info area except stage 1's time stamp,
@@ -86,6 +88,7 @@ protected_entry:
 %include "gdt.inc"
 %include "crc32.inc"
 %include "load.inc"
+%include "modules.inc"
 
 %if __?PASS?__ == FINAL_PASS
   %if ($ - $$) > STAGE2_SIZE - STAGE2_TRAILER_SIZE

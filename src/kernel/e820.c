@@ -42,8 +42,24 @@ static void add_clipped(uint64_t start, uint64_t end)
         mem_add_region((uintptr_t)start, (size_t)(end - start));
 }
 
-void e820_init_heap(const struct boot_info *bi, uintptr_t reserved_start,
-                    uintptr_t reserved_end)
+/* Adds [start, end) to the heap without the parts `reserved` (sorted, not
+ * overlapping) covers: the pieces between them. */
+static void add_unreserved(uint64_t start, uint64_t end, const struct mem_range *reserved,
+                           unsigned count)
+{
+    const struct mem_range *r;
+
+    for (r = reserved; r < reserved + count && start < end; r++) {
+        if (r->end <= start || r->start >= end || r->start == r->end)
+            continue; /* outside what is left, or empty */
+        add_clipped(start, r->start);
+        start = r->end;
+    }
+    add_clipped(start, end);
+}
+
+void e820_init_heap(const struct boot_info *bi, const struct mem_range *reserved,
+                    unsigned count)
 {
     struct mem_stats st;
     uint32_t i;
@@ -57,9 +73,7 @@ void e820_init_heap(const struct boot_info *bi, uintptr_t reserved_start,
 
         if (e->type != E820_TYPE_USABLE || end <= start)
             continue;
-        /* Cut the kernel out: what lies below it and above it. */
-        add_clipped(start, end < reserved_start ? end : reserved_start);
-        add_clipped(start > reserved_end ? start : reserved_end, end);
+        add_unreserved(start, end, reserved, count);
     }
     mem_get_stats(&st);
     if (st.free_bytes == 0)

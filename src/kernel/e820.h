@@ -9,10 +9,17 @@
 /* Total bytes of the map's usable (type 1) ranges, anywhere in memory. */
 uint64_t e820_usable_bytes(const struct boot_info *bi);
 
+/* Memory the heap must not hand out: [start, end). */
+struct mem_range {
+    uintptr_t start;
+    uintptr_t end;
+};
+
 /* Gives the heap (mem_add_region) every usable range above 1 MiB and
- * below 4 GiB, minus [reserved_start, reserved_end) (the kernel image and
- * BSS). Panics if nothing is left. */
-void e820_init_heap(const struct boot_info *bi, uintptr_t reserved_start,
-                    uintptr_t reserved_end);
+ * below 4 GiB, minus the `count` ranges of `reserved` (the kernel image and
+ * BSS, the boot modules), which are sorted by address and do not overlap.
+ * Panics if nothing is left. */
+void e820_init_heap(const struct boot_info *bi, const struct mem_range *reserved,
+                    unsigned count);
 
 #endif

@@ -1,6 +1,7 @@
 /* kernel_main: brings the machine up in dependency order, reports how it
  * booted, checks the heap, runs the workload the boot command line names
- * (the benchmarks by default, or text generation) and ends the run. */
+ * (the benchmarks by default, or text generation), checks that the boot
+ * modules are as loaded and ends the run. */
 #include <stdint.h>
 
 #include "bench_run.h"
@@ -20,6 +21,7 @@
 #include "kprintf.h"
 #include "mem.h"
 #include "mem_selftest.h"
+#include "module.h"
 #include "pmu.h"
 #include "test_hooks.h"
 #include "timer.h"
@@ -107,6 +109,29 @@ static void print_banner(void)
     console_set_color(VGA_LIGHT_GREY, VGA_BLACK);
 }
 
+/* The boot modules as `modules: model 1056540 bytes at 0x00160000, ...`
+ * (people; nothing without modules) or as the FLUID-BOOT field's objects. */
+static void print_modules(unsigned targets, int json)
+{
+    const struct boot_module *m;
+    uint32_t i;
+
+    if (!json && module_count() == 0)
+        return;
+    kprintf_to(targets, json ? "[" : "modules:");
+    for (i = 0; (m = module_at(i)) != NULL; i++) {
+        if (json) {
+            kprintf_to(targets, "%s{\"name\":", i ? "," : "");
+            console_write_json_string(targets, m->name);
+            kprintf_to(targets, ",\"addr\":\"0x%08x\",\"bytes\":%u,\"crc32\":\"0x%08x\"}",
+                       m->addr, m->bytes, m->crc32);
+        } else {
+            kprintf_to(targets, "%s %s %u bytes at 0x%08x", i ? "," : "", m->name, m->bytes, m->addr);
+        }
+    }
+    kprintf_to(targets, json ? "]" : "\n");
+}
+
 static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
                           uint32_t usable, const char *tag, uint32_t mem_kib)
 {
@@ -120,6 +145,7 @@ static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
         print_features(CONSOLE_ALL, usable, 0);
     }
     kprintf("\nmemory: %u KiB usable\n", mem_kib);
+    print_modules(CONSOLE_ALL, 0);
     if (cmdline_text()[0])
         kprintf("cmdline: %s\n", cmdline_text());
     kprintf("variants: %s among", dispatch_mode());
@@ -147,9 +173,11 @@ static void print_boot_line(const struct boot_info *bi, const char *tag,
     print_levels(CONSOLE_SERIAL, dispatch_eligible(), 1);
     kprintf_to(CONSOLE_SERIAL, "],\"missing\":[");
     print_features(CONSOLE_SERIAL, dispatch_missing(), 1);
-    kprintf_to(CONSOLE_SERIAL, "],\"kernel_bytes\":%u,\"boot_cycles\":%llu,\"boot_us\":%llu}\n",
-               bi->kernel_bytes, (unsigned long long)boot_cycles,
+    kprintf_to(CONSOLE_SERIAL, "],\"kernel_bytes\":%u,\"boot_cycles\":%llu,\"boot_us\":%llu,"
+               "\"modules\":", bi->kernel_bytes, (unsigned long long)boot_cycles,
                (unsigned long long)tsc_cycles_to_us(boot_cycles));
+    print_modules(CONSOLE_SERIAL, 1);
+    kprintf_to(CONSOLE_SERIAL, "}\n");
 }
 
 void kernel_main(const struct boot_info *bi)
@@ -160,13 +188,14 @@ void kernel_main(const struct boot_info *bi)
     char tag[FLUD_CPU_TAG_LEN + 1];
     struct cpu_info ci;
     uint32_t usable, mem_kib;
-    uintptr_t reserved_end;
+    struct mem_range reserved[2];
     uint64_t boot_cycles;
 
     console_init();
     gdt_init();
     idt_init();
     check_handoff(bi, hdr);
+    module_init(bi);
     print_banner();
     cmdline_init();
 
@@ -175,12 +204,17 @@ void kernel_main(const struct boot_info *bi)
     timer_init();
     pmu_init(&ci);
 
-    /* The heap must not cover the image or its BSS: take the larger of
-     * the stamped bss_end and the linker's own end symbol. */
-    reserved_end = (uintptr_t)__kernel_end;
-    if (hdr->bss_end > reserved_end)
-        reserved_end = hdr->bss_end;
-    e820_init_heap(bi, (uintptr_t)hdr, reserved_end);
+    /* The heap must not cover the image or its BSS (up to the larger of
+     * the stamped bss_end and the linker's own end symbol, rounded up to
+     * MODULE_ALIGN: where stage 2 puts the first module, so no sliver is
+     * left between them), nor the boot modules. */
+    reserved[0].start = (uintptr_t)hdr;
+    reserved[0].end = (uintptr_t)__kernel_end;
+    if (hdr->bss_end > reserved[0].end)
+        reserved[0].end = hdr->bss_end;
+    reserved[0].end = ALIGN_UP(reserved[0].end, MODULE_ALIGN);
+    module_span(&reserved[1].start, &reserved[1].end);
+    e820_init_heap(bi, reserved, sizeof(reserved) / sizeof(reserved[0]));
     mem_kib = (uint32_t)(e820_usable_bytes(bi) / KIB);
 
     read_cpu_tag(hdr, tag);
@@ -199,5 +233,6 @@ void kernel_main(const struct boot_info *bi)
         if (jitlink_run)
             jitlink_run(usable);
     }
+    module_check_intact();
     kernel_exit_ok();
 }

@@ -26,9 +26,6 @@ struct mem_block {
     struct mem_block *next; /* free blocks only: next free block by address */
 };
 
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(uintptr_t)((a) - 1))
-#define ALIGN_DOWN(x, a) ((x) & ~(uintptr_t)((a) - 1))
-
 /* The header is padded to the granule so payloads stay aligned. */
 #define MEM_HEADER ALIGN_UP(sizeof(struct mem_block), MEM_GRANULE)
 /* Smallest block worth keeping: a header and one granule of payload. */

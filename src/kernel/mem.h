@@ -10,6 +10,10 @@
 /* Every block payload is aligned to this; kmalloc_aligned can ask more. */
 #define MEM_GRANULE 16
 
+/* `x` rounded up or down to a multiple of `a`, a power of two. */
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(uintptr_t)((a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~(uintptr_t)((a) - 1))
+
 /* Hands [base, base + len) to the allocator. Regions must not overlap
  * each other; adjacent ones merge. Pieces too small to hold a block are
  * ignored. */

@@ -34,6 +34,7 @@
 #include "bench.h"
 #include "console.h"
 #include "cpu.h"
+#include "crc32.h"
 #include "dispatch.h"
 #include "jitlink.h"
 #include "klib.h"
@@ -55,7 +56,6 @@
 #define SIZE_ARG 1 /* run(arena, size): the profiled integer argument */
 #define CR4_OSXSAVE (1u << 18)
 #define CPUID_1_ECX_OSXSAVE (1u << 27)
-#define CRC32_POLY 0xEDB88320u /* IEEE 802.3, reflected */
 #define PERCENT 100u
 #ifndef JIT_POLL_BACKOFF
 #define JIT_POLL_BACKOFF 64 /* PAUSEs between two polls of an empty receiver */
@@ -106,20 +106,6 @@ static void copy_name(char *dst, const char *src, size_t n)
 
     memset(dst, 0, n);
     memcpy(dst, src, len < n ? len : n);
-}
-
-static uint32_t crc32(const uint8_t *p, uint32_t n)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    uint32_t i;
-    int k;
-
-    for (i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (CRC32_POLY & (0u - (crc & 1u)));
-    }
-    return ~crc;
 }
 
 /* After writing code, before running it: CPUID serialises the instruction

@@ -34,6 +34,7 @@ stage2_start:
     call kernel_check_header
     call kernel_load
     call kernel_verify
+    call modules_load
     jmp enter_kernel
 
 ; boot_info_init: clear the boot-info area except stage 1's time stamp,
@@ -90,6 +91,7 @@ protected_entry:
 %include "gdt.inc"
 %include "crc32.inc"
 %include "load.inc"
+%include "modules.inc"
 
 %if __?PASS?__ == FINAL_PASS
   %if ($ - $$) > STAGE2_SIZE - STAGE2_TRAILER_SIZE
