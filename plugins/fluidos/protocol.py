@@ -473,9 +473,9 @@ def render_c(spec: Spec) -> str:
             out.append(f"#define {o['const']}_VALUES(V) {entries}")
         else:
             define(f"{o['const']}_MAX", str(o["maximum"]), f"largest {o['name']}")
-    out.extend(["/* The options, for the parser: CHOICE(field, \"name\", default, VALUES) for a choice among",
-                " * VALUES(V) (V(constant, \"name\") per value), NUMBER(field, \"name\", default, maximum) for",
-                " * an integer. */", "#define CMDLINE_OPTIONS(CHOICE, NUMBER) \\"])
+    out.extend(["/* The options, for the parser: CHOICE(field, \"name\", default, VALUES) for a choice",
+                " * among VALUES(V) (V(constant, \"name\") per value), NUMBER(field, \"name\", default,",
+                " * maximum) for an integer. */", "#define CMDLINE_OPTIONS(CHOICE, NUMBER) \\"])
     for o in spec.cmdline_options:
         if o["values"]:
             default = next(v["const"] for v in o["values"] if v["name"] == o["default"])

@@ -270,7 +270,8 @@ def render_infer(levels: list[dict[str, Any]]) -> str:
     lines += [f"extern const struct infer_kernels infer_kernels_{lv['name']};" for lv in levels]
     lines += ["", "const struct infer_variant infer_variants[] = {"]
     for lv in levels:
-        lines.append(f'    {{"{lv["name"]}", 0x{mask_of(lv["features"]):08x}u, &infer_kernels_{lv["name"]}}},  '
+        name = lv["name"]
+        lines.append(f'    {{"{name}", 0x{mask_of(lv["features"]):08x}u, &infer_kernels_{name}}},  '
                      f"{_level_comment(lv)}")
     lines += ["};", f"const uint32_t infer_variant_count = {len(levels)};", ""]
     return "\n".join(lines)

@@ -14,8 +14,6 @@
 #include "fwcfg.h"
 #include "klib.h"
 
-#define MAX_VALUE_DIGITS 10 /* a u32 in decimal */
-
 /* One option: where it goes and what it takes. */
 struct option {
     const char *name;
@@ -92,14 +90,16 @@ static int64_t value_of(const struct option *o, const char *value)
                 return i;
         return -1;
     }
-    if (value[0] == '\0' || strlen(value) > MAX_VALUE_DIGITS)
+    if (value[0] == '\0')
         return -1;
     for (; *value; value++) {
         if (*value < '0' || *value > '9')
             return -1;
         n = n * 10 + (uint64_t)(*value - '0');
+        if (n > o->count) /* past the maximum already: no overflow either */
+            return -1;
     }
-    return n <= o->count ? (int64_t)n : -1;
+    return (int64_t)n;
 }
 
 /* One `key=value` word of `len` bytes at `w`. */
