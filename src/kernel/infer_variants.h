@@ -4,7 +4,7 @@
  * benchmarks (variant_table.h). The build generates it
  * (plugins/fluidos/variants.py with `table: infer` writes
  * build/gen/<target>.c); the inference workload measures the levels this
- * CPU can run and generates with the fastest (infer_select.c). */
+ * CPU can run and generates with the fastest (infer/infer_select.c). */
 #ifndef FLUID_INFER_VARIANTS_H
 #define FLUID_INFER_VARIANTS_H
 

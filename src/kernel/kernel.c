@@ -227,6 +227,9 @@ void kernel_main(const struct boot_info *bi)
     test_hooks_run();
     mem_selftest();
     if (cmdline_options()->workload == CMDLINE_WORKLOAD_INFER) {
+        if (!infer_run)
+            panic("workload=infer: this kernel was linked without the inference workload "
+                  "(the manifest's kernel_infer_ir)");
         infer_run(cmdline_options()->infer_logits);
     } else {
         bench_run_all();

@@ -9,8 +9,9 @@
  * prompt is encoded (BOS first) and fed position by position, then the
  * settings' `tokens` are sampled (temperature 0: greedy), each fed back
  * but the last. Time is the TSC's over the forward passes and the
- * sampling; printing the text and the logits is timed apart and left out,
- * so the serial line's speed costs the figures nothing. */
+ * sampling; printing the text and keeping the logits for FLUID-LOGITS is
+ * timed apart and left out, so the serial line's speed costs the figures
+ * nothing. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,11 @@ struct generation {
     int32_t *prompt, *out;
     size_t n_prompt, n, forwards;
     uint64_t cycles;
+    /* The first `kept` positions' logits and the tokens fed there, for
+     * FLUID-LOGITS: printed after the text, which stays in one piece. */
+    float *logits;
+    int32_t *fed;
+    size_t kept;
 };
 
 static const struct boot_module *require(const char *name)
@@ -164,32 +170,38 @@ static void print_piece(const struct infer *m, int32_t prev, int32_t token)
         console_putc(CONSOLE_ALL, (char)p[i]);
 }
 
-/* FLUID-LOGITS: the exact bits of every logit of position `pos`. */
-static void print_logits(const struct infer *m, size_t pos, int32_t token, const float *logits)
+/* FLUID-LOGITS: the exact bits of every logit of each kept position. */
+static void print_logits(const struct infer *m, const struct generation *g)
 {
-    int32_t i;
+    size_t vocab = (size_t)m->config.vocab_size, pos, i;
 
-    kprintf_to(CONSOLE_SERIAL, "FLUID-LOGITS {\"pos\":%u,\"token\":%d,\"bits\":\"", (uint32_t)pos, token);
-    for (i = 0; i < m->config.vocab_size; i++) {
-        union {
-            float f;
-            uint32_t u;
-        } v = {logits[i]};
+    for (pos = 0; pos < g->kept; pos++) {
+        kprintf_to(CONSOLE_SERIAL, "FLUID-LOGITS {\"pos\":%u,\"token\":%d,\"bits\":\"", (uint32_t)pos,
+                   g->fed[pos]);
+        for (i = 0; i < vocab; i++) {
+            union {
+                float f;
+                uint32_t u;
+            } v = {g->logits[pos * vocab + i]};
 
-        kprintf_to(CONSOLE_SERIAL, "%08x", v.u);
+            kprintf_to(CONSOLE_SERIAL, "%08x", v.u);
+        }
+        kprintf_to(CONSOLE_SERIAL, "\"}\n");
     }
-    kprintf_to(CONSOLE_SERIAL, "\"}\n");
 }
 
 /* Encodes the prompt into g->prompt (BOS first); the whole run must fit
- * the model's positions. */
-static void encode(const struct infer *m, const struct settings *s, struct generation *g)
+ * the model's positions. Room for the first `logits` positions' logits. */
+static void encode(const struct infer *m, const struct settings *s, uint32_t logits, struct generation *g)
 {
     size_t room = 2 * (s->prompt_bytes + 3); /* infer_encode's scratch included */
     int status;
 
     g->prompt = kmalloc(room * sizeof(int32_t));
     g->out = kmalloc(s->tokens * sizeof(int32_t));
+    g->logits = kmalloc((size_t)logits * (size_t)m->config.vocab_size * sizeof(float));
+    g->fed = kmalloc(logits * sizeof(int32_t));
+    g->kept = 0;
     status = infer_encode(m, s->prompt, s->prompt_bytes, 1, 0, g->prompt, room, &g->n_prompt);
     if (status != INFER_OK)
         panic("infer: the prompt of module '%s': %s (%s)", INFER_MODULE_SETTINGS, infer_status_message(status),
@@ -206,7 +218,7 @@ static void generate(struct infer *m, const struct settings *s, uint32_t logits,
     struct infer_sampler sampler;
     uint64_t start, out_cycles = 0, t0;
     int32_t token = g->prompt[0];
-    size_t pos;
+    size_t pos, vocab = (size_t)m->config.vocab_size;
 
     if (infer_sampler_init(&sampler, s->temperature, s->topp, s->seed) != INFER_OK)
         panic("infer: module '%s': temperature or top-p out of range", INFER_MODULE_SETTINGS);
@@ -224,7 +236,8 @@ static void generate(struct infer *m, const struct settings *s, uint32_t logits,
         g->forwards++;
         if (pos < logits) {
             t0 = rdtsc();
-            print_logits(m, pos, token, l);
+            memcpy(g->logits + pos * vocab, l, vocab * sizeof(float));
+            g->fed[g->kept++] = token;
             out_cycles += rdtsc() - t0;
         }
         if (pos + 1 < g->n_prompt) {
@@ -240,6 +253,7 @@ static void generate(struct infer *m, const struct settings *s, uint32_t logits,
     }
     g->cycles = rdtsc() - start - out_cycles;
     kprintf("\n");
+    print_logits(m, g);
 }
 
 static void print_ids(const int32_t *ids, size_t n)
@@ -311,7 +325,7 @@ void infer_run(uint32_t logits)
                         arena_bytes, infer_variants[0].kernels);
     if (status != INFER_OK)
         refuse(INFER_MODULE_MODEL, s.model, status, "");
-    encode(&model, &s, &g);
+    encode(&model, &s, logits, &g);
     in.tokens = g.prompt;
     in.n_tokens = (uint32_t)g.n_prompt;
     chosen = infer_select(&in, (uint32_t)(g.n_prompt + s.tokens - 1), &selection);
