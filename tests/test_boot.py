@@ -225,9 +225,10 @@ def test_boot_time_is_measured(default_boots: dict[str, BootResult]) -> None:
 @pytest.mark.parametrize("drive", DRIVES)
 def test_serial_lines_follow_the_protocol_schemas(default_boots: dict[str, BootResult], drive: str) -> None:
     """Every FLUID-BOOT, FLUID-BENCH and FLUID-EXIT line the kernel printed holds
-    exactly what the spec (src/protocol/protocol.toml) allows, required fields included."""
+    exactly what the spec (src/protocol/protocol.toml) allows, required fields included.
+    The inference workload's lines come from another boot (tests/test_kernel_infer.py)."""
     result = default_boots[drive]
-    for tag in protocol.LINES:
+    for tag in set(protocol.LINES) - {"FLUID-INFER", "FLUID-LOGITS"}:
         printed = result.lines(tag)
         assert printed, f"{drive}: no {tag} line:\n{result.serial}"
         for line in printed:
