@@ -113,15 +113,17 @@ def main() -> None:
     print()
     line = infer[0]
     print(f"Text generation, {line['model']}: {len(line['prompt_tokens'])} prompt tokens, {line['n']} "
-          f"generated, {line['forwards']} forward passes; TCG -cpu {args.cpu} (emulated), {args.repeat} boots")
+          f"generated, {line['forwards']} forward passes; TCG -cpu {args.cpu} (emulated), "
+          f"{args.repeat} boots")
     rates = [i["tok_per_s"] for i in infer]
     chosen = sorted({i["variant"] for i in infer})
+    generation = median([i["ns"] / 1e6 for i in infer])
+    selection = median([i["select_us"] / 1000 for i in infer])
     print("| variant chosen | tok/s (median) | tok/s (best) | generation (median) | selection (median) "
           "| QEMU wall (median) |")
     print("|---|--:|--:|--:|--:|--:|")
-    print(f"| {', '.join(chosen)} | {median(rates):.1f} | {max(rates):.1f} | "
-          f"{median([i['ns'] / 1e6 for i in infer]):.0f} ms | {median([i['select_us'] / 1000 for i in infer]):.0f} ms "
-          f"| {median(walls):.2f} s |")
+    print(f"| {', '.join(chosen)} | {median(rates):.1f} | {max(rates):.1f} | {generation:.0f} ms | "
+          f"{selection:.0f} ms | {median(walls):.2f} s |")
     print()
     names = [c["variant"] for c in line["candidates"]]
     print(f"Candidates: TSC cycles of one timed run of {line['trial_size']} forward pass(es), fastest of the "
