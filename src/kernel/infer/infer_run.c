@@ -28,7 +28,6 @@
 #include "timer.h"
 
 #define MILLI 1000ull
-#define NS_PER_S 1000000000ull
 #define ASCII_SPACE 0x20
 #define ASCII_DEL 0x7f
 
