@@ -260,7 +260,8 @@ class List(Schema):
             if self.unique:
                 key = result[-1][self.unique]
                 if key in seen:
-                    raise here.fail(f"{self.unique} {shown(key)} is already taken by item {seen[key]}")
+                    taken = where.child(seen[key], None).keypath
+                    raise here.fail(f"{self.unique} {shown(key)} is already taken by {taken}")
                 seen[key] = i
         return result
 

@@ -67,6 +67,15 @@ def fresh_copy(built_tree: Path, parent: Path) -> Path:
     return dest
 
 
+def built_copy(tree: Path, parent: Path) -> Path:
+    """A copy, under ``parent``, of ``tree`` with its build directory and doit state, so a
+    build there reruns only what a change touches."""
+    dest = parent / "fluid"
+    shutil.copytree(tree, dest, symlinks=True)
+    (dest / "build/.fluidbuild/lock").unlink(missing_ok=True)
+    return dest
+
+
 def set_manifest(tree: Path, keys: tuple[str, ...], value: Any) -> None:
     """Set one manifest entry (``keys`` is its path from the top) in ``tree``."""
     path = tree / "manifest.yaml"
@@ -87,11 +96,12 @@ def build_image(tree: Path, keep_dir: Path) -> Build:
     return Build(image, (tree / "build/kernel.bin").read_bytes())
 
 
-def boot_image(image: Path, drive: str = "floppy", cpu: str = "max", cmdline: str = "",
-               timeout_s: float = BOOT_TIMEOUT_S) -> BootResult:
+def boot_image(image: Path, drive: str = "floppy", cpu: str = "max", memory_mib: int = 128,
+               cmdline: str = "", timeout_s: float = BOOT_TIMEOUT_S) -> BootResult:
     """Boot ``image`` (drive "floppy": CHS path, "ide": LBA path) with the kernel's boot
     command line ``cmdline`` until QEMU exits."""
-    return boot(qemu_argv(QEMU, str(image), drive, cpu=cpu, cmdline=cmdline), timeout_s)
+    return boot(qemu_argv(QEMU, str(image), drive, cpu=cpu, memory_mib=memory_mib, cmdline=cmdline),
+                timeout_s)
 
 
 def boot_line(result: BootResult) -> dict[str, Any]:

@@ -119,6 +119,7 @@ BOOT_MODULES = frozenset({"test_boot", "test_faults", "test_run"})
 # Fixtures that boot QEMU while they are set up.
 BOOT_FIXTURES = frozenset({
     "benched",  # test_bench_task: doit bench boots the image
+    "modules_boot", "oversized_boot",  # test_modules: images with boot modules booted
 })
 # Modules every test of which runs the real toolchain.
 INTEGRATION_MODULES = frozenset({

@@ -25,6 +25,11 @@ def line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
+def modules(value: str) -> tuple[str, str]:
+    """The edit adding ``modules: <value>`` to the default manifest's image section."""
+    return "  parts: {stage1:", f"  modules: {value}\n  parts: {{stage1:"
+
+
 # (id, edit of the default manifest: (old, new), substring of the line the
 # error must name (None: no line), substrings the message must contain)
 CASES = [
@@ -69,6 +74,22 @@ CASES = [
      "  - {size: 128", ["benchmarks[0]", "missing required key 'name'"]),
     ("layout-part", ("    - {part: kernel, lba: 9}", "    - {part: kernl, lba: 9}"), None,
      ["image.layout", "part 'kernl'"]),
+    ("module-unknown-target", modules("[{name: m, target: nope}]"), "modules: [{name: m, target: nope}]",
+     ["image.modules[0].target", "unknown target 'nope'"]),
+    ("module-target-and-path", modules("[{name: m, target: kernel, path: dodo.py}]"), "modules: [",
+     ["image.modules[0]", "exactly one of 'target' (a target's output) and 'path'"]),
+    ("module-neither", modules("[{name: m}]"), "modules: [{name: m}]",
+     ["image.modules[0]", "exactly one of 'target'"]),
+    ("module-output-with-path", modules("[{name: m, path: dodo.py, output: 1}]"), "modules: [",
+     ["image.modules[0]", "'output' picks one of a target's outputs"]),
+    ("module-name-too-long", modules("[{name: name_of_sixteen1, path: dodo.py}]"), "name_of_sixteen1",
+     ["image.modules[0].name", "is 16 characters; at most 15 fit the boot info's 16-byte name"]),
+    ("module-name-pattern", modules("[{name: Model, path: dodo.py}]"), "modules: [{name: Model",
+     ["image.modules[0].name", "expected a string matching"]),
+    ("module-name-twice", modules("\n  - {name: m, path: dodo.py}\n  - {name: m, target: kernel}"),
+     "{name: m, target: kernel}", ["image.modules[1]", "name 'm' is already taken by image.modules[0]"]),
+    ("too-many-modules", modules("[" + ", ".join(f"{{name: m{i}, path: dodo.py}}" for i in range(9)) + "]"),
+     "modules: [", ["image.modules", "expected at most 8 item(s), got 9"]),
     ("options-for-optionless-plugin", ("    plugin: flatten\n", "    plugin: flatten\n    options: {x: 1}\n"),
      None, ["takes no options"]),
 ]

@@ -165,7 +165,7 @@ def fluidbuild_tasks(manifest: Manifest, ctx: BuildContext, outputs: dict[str, l
         targets=[path],
         config={"placements": [vars(p) for p in placements], "disk_bytes": size,
                 "layout_plugin": spec["plugin"], "modules": modules, "modules_after": write["modules_after"],
-                "grow": write["grow"]},
+                "kind": write["kind"], "grow": write["grow"]},
     )]
 
 

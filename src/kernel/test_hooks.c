@@ -5,6 +5,7 @@
 #include "klib.h"
 #include "kprintf.h"
 #include "mem.h"
+#include "module.h"
 #include "test_hooks.h"
 #include "timer.h"
 
@@ -23,6 +24,7 @@
 #define TEST_STRING(x) TEST_STRING_(x)
 #define TEST_SLOW_FACTOR 30u /* a slowed run takes 1 + 30 times as long */
 #define TEST_BAD_CHECKSUM 0x0123456789abcdefull /* XORed into a bad variant's checksum */
+#define TEST_MODULE_BYTES_SHOWN 8 /* of a module FLUID_TEST_FIND_MODULE names */
 
 #define TEST_FAULT_INVALID_OPCODE 1
 #define TEST_FAULT_DIVIDE_ERROR 2
@@ -33,8 +35,47 @@ static volatile uint32_t test_dividend = 1;
 static volatile uint32_t test_divisor;
 static volatile uint32_t test_quotient;
 
+#ifdef FLUID_TEST_FIND_MODULE
+/* Prints what module_find returns for `name`: its entry and first bytes, as
+ * the kernel reads them at its address, or none. */
+static void report_module(const char *name)
+{
+    const struct boot_module *m = module_find(name);
+    const uint8_t *bytes;
+    uint32_t i;
+
+    if (!m) {
+        kprintf("test: module_find(%s): none\n", name);
+        return;
+    }
+    kprintf("test: module_find(%s): %u bytes at 0x%08x, first bytes", name, m->bytes, m->addr);
+    bytes = (const uint8_t *)(uintptr_t)m->addr;
+    for (i = 0; i < m->bytes && i < TEST_MODULE_BYTES_SHOWN; i++)
+        kprintf(" %02x", bytes[i]);
+    kprintf("\n");
+}
+
+/* The module FLUID_TEST_FIND_MODULE names, then its name without the last
+ * character: a prefix must not match. */
+static void find_modules(void)
+{
+    char prefix[MODULE_NAME_LEN];
+    size_t len = strlen(TEST_STRING(FLUID_TEST_FIND_MODULE));
+
+    report_module(TEST_STRING(FLUID_TEST_FIND_MODULE));
+    if (len == 0 || len >= sizeof(prefix))
+        return;
+    memcpy(prefix, TEST_STRING(FLUID_TEST_FIND_MODULE), len - 1);
+    prefix[len - 1] = '\0';
+    report_module(prefix);
+}
+#endif
+
 void test_hooks_run(void)
 {
+#ifdef FLUID_TEST_FIND_MODULE
+    find_modules();
+#endif
     if (FLUID_TEST_FAULT == TEST_FAULT_INVALID_OPCODE) {
         kprintf("test: executing UD2\n");
         __asm__ volatile("ud2");

@@ -12,10 +12,12 @@
  *                         variant with a busy loop 30 times as long
  *   -DFLUID_TEST_BAD_VARIANT=<level>  alters that variant's trial checksum,
  *                         as miscompiled code would
+ *   -DFLUID_TEST_FIND_MODULE=<name>  prints what module_find returns for that
+ *                         boot module and for its name without the last letter
  * They prove that the exception handler, the out-of-memory panic, the
- * benchmark arena check and the variant selection (select.c: measured, not
- * assumed; a disagreeing variant dropped) report what they should. A
- * normal build compiles none of this. */
+ * benchmark arena check, the variant selection (select.c: measured, not
+ * assumed; a disagreeing variant dropped) and the boot-module lookup report
+ * what they should. A normal build compiles none of this. */
 #ifndef FLUID_TEST_HOOKS_H
 #define FLUID_TEST_HOOKS_H
 
