@@ -27,7 +27,7 @@ import infer_reference as ref
 import numpy as np
 import pytest
 import yaml
-from bootkit import boot_image, set_manifest
+from bootkit import boot_image, built_copy, set_manifest
 from conftest import ROOT, copy_project, doit
 from test_infer import LOGIT_TOLERANCE, assert_logits_close, bad_inputs
 
@@ -292,8 +292,7 @@ def test_kernel_logits_agree_with_numpy(llama_tree: Path, expected: tuple) -> No
 def small_tree(llama_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image with the second test shape (unshared classifier, n_kv_heads = n_heads) as its
     model: the settings target and the modules switched to model_test_unshared."""
-    tree = tmp_path_factory.mktemp("small") / "fluid"
-    shutil.copytree(llama_tree, tree, symlinks=True)
+    tree = built_copy(llama_tree, tmp_path_factory.mktemp("small"))
     set_manifest(tree, ("targets", "infer_settings", "deps"), [SMALL])
     set_manifest(tree, ("image", "modules"), [{"name": "model", "target": SMALL, "output": 0},
                                               {"name": "tokenizer", "target": SMALL, "output": 1},
@@ -362,8 +361,7 @@ def bad_images(llama_tree: Path, small_model: tuple[bytes, bytes],
                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One image per bad case, built in one copy of the tree: modules from project files
     (``path:``), which the build places without reading."""
-    tree = tmp_path_factory.mktemp("bad") / "fluid"
-    shutil.copytree(llama_tree, tree, symlinks=True)
+    tree = built_copy(llama_tree, tmp_path_factory.mktemp("bad"))
     keep = tree.parent / "images"
     keep.mkdir()
     (tree / "models").mkdir()
