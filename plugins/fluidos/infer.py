@@ -37,6 +37,7 @@ from fluidbuild.manifest import where_in
 from fluidbuild.model import BuildContext, Manifest, PyAction, Target, TargetResult, TaskSpec
 from fluidbuild.schema import Checked, Field, Float, Int, Map, Schema, Str, Where
 
+PLUGIN = "infer"  # this plugin's entry-point name (pyproject.toml)
 MODEL_PLUGIN = "model"  # the dependency's plugin: outputs checkpoint, tokenizer, model.json
 MODULE_FILE = "infer.bin"
 U64_MAX = (1 << 64) - 1
@@ -108,8 +109,8 @@ def _model_of(target: Target, manifest: Manifest) -> str:
     deps = target.deps
     if len(deps) != 1 or manifest.targets[deps[0]].plugin != MODEL_PLUGIN:
         raise where_in(manifest, "targets", target.name, "deps").fail(
-            f"target '{target.name}' (plugin infer) depends on exactly one 'plugin: {MODEL_PLUGIN}' target, "
-            f"the model the settings go with; it has {list(deps)}")
+            f"target '{target.name}' (plugin {PLUGIN}) depends on exactly one 'plugin: {MODEL_PLUGIN}' "
+            f"target, the model the settings go with; it has {list(deps)}")
     return deps[0]
 
 
@@ -122,7 +123,7 @@ def fluidbuild_tasks(manifest: Manifest, outputs: dict[str, list[str]]) -> list[
         return []
     modules = image.get("modules") or []
     settings = [m for m in modules if m["name"] == SETTINGS_MODULE and m["target"] is not None
-                and manifest.targets[m["target"]].plugin == "infer"]
+                and manifest.targets[m["target"]].plugin == PLUGIN]
     if not settings:
         return []
     files = outputs.get(_model_of(manifest.targets[settings[0]["target"]], manifest)) or []
@@ -134,7 +135,7 @@ def fluidbuild_tasks(manifest: Manifest, outputs: dict[str, list[str]]) -> list[
             raise where_in(manifest, "image", "modules").fail(
                 f"the '{SETTINGS_MODULE}' module needs a '{name}' module too: {files[output]}")
         path = _module_path(modules[index], outputs)
-        if path != files[output]:
+        if path is not None and path != files[output]:
             raise where_in(manifest, "image", "modules", index).fail(
                 f"module '{name}' is {path}, but the '{SETTINGS_MODULE}' module's model has {files[output]} "
                 "(the kernel reports that path as the file it ran)")
