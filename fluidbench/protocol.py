@@ -266,6 +266,34 @@ JIT_VERDICT_REASON_VALUES = {0: '', 1: 'build_id', 2: 'slot', 3: 'bounds', 4: 'o
 JIT_VERDICT_FORMAT = '<IIIIQQQQ'  # struct module format of the whole structure
 JIT_VERDICT_FIELDS = ('slot', 'event', 'reason', 'addr', 'cycles_before', 'cycles_after', 'checksum_before', 'checksum_after')
 
+# Inference settings: the `infer` boot module (the manifest's `infer` section), then `model_bytes` bytes of the checkpoint's project-relative path, `tokenizer_bytes` of the tokenizer's, `prompt_bytes` of the prompt (UTF-8), nothing after. Little-endian.
+INFER_SETTINGS_MAGIC = b'FINF'  # bytes 46 49 4E 46
+INFER_SETTINGS_MAGIC_LEN = 4
+INFER_SETTINGS_VERSION = 1  # the layout described here
+INFER_MODULE_MODEL = b'model'  # boot module name of the checkpoint
+INFER_MODULE_MODEL_LEN = 5
+INFER_MODULE_TOKENIZER = b'tokenizer'  # boot module name of the tokenizer
+INFER_MODULE_TOKENIZER_LEN = 9
+INFER_MODULE_SETTINGS = b'infer'  # boot module name of these settings
+INFER_MODULE_SETTINGS_LEN = 5
+INFER_SETTINGS_MAX_TOKENS = 65536  # the most tokens a run may generate
+INFER_SETTINGS_MAX_PROMPT = 4096  # the longest prompt
+INFER_SETTINGS_MAX_PATH = 1024  # the longest checkpoint or tokenizer path
+INFER_SETTINGS_SIZE = 40  # bytes of infer_settings
+INFER_SET_MAGIC = 0  # char[4] magic
+INFER_SET_VERSION = 4  # u16 version
+INFER_SET_HEADER_SIZE = 6  # u16 header_size
+INFER_SET_TOKENS = 8  # u32 tokens
+INFER_SET_TEMPERATURE = 12  # f32 temperature
+INFER_SET_TOPP = 16  # f32 topp
+INFER_SET_RESERVED = 20  # u32 reserved
+INFER_SET_SEED = 24  # u64 seed
+INFER_SET_MODEL_BYTES = 32  # u16 model_bytes
+INFER_SET_TOKENIZER_BYTES = 34  # u16 tokenizer_bytes
+INFER_SET_PROMPT_BYTES = 36  # u32 prompt_bytes
+INFER_SETTINGS_FORMAT = '<4sHHIffIQHHI'  # struct module format of the whole structure
+INFER_SETTINGS_FIELDS = ('magic', 'version', 'header_size', 'tokens', 'temperature', 'topp', 'reserved', 'seed', 'model_bytes', 'tokenizer_bytes', 'prompt_bytes')
+
 # Stage 2 to kernel hand-off: 32-bit protected mode, flat segments, interrupts off, A20 on.
 KERNEL_BOOT_MAGIC = 0x464C5544  # EAX at kernel entry ("FLUD" read big-endian)
 KERNEL_STACK_TOP = 0x90000  # ESP = EBP at kernel entry
@@ -358,6 +386,18 @@ CPU_FEATURES: tuple[dict[str, Any], ...] = (
     {'name': 'lzcnt', 'bit': 19, 'cpuid': '0x80000001:ECX[5]', 'clang_macro': '__LZCNT__', 'linux': 'abm', 'doc': ''},
 )
 
+# Boot command line: `key=value` words separated by spaces, from QEMU's fw_cfg file `opt/fluidos/cmdline`; absent, every option has its default.
+CMDLINE_FWCFG_FILE = b'opt/fluidos/cmdline'  # the fw_cfg file holding the command line (a name under opt/, as QEMU asks of user files)
+CMDLINE_FWCFG_FILE_LEN = 19
+CMDLINE_MAX_BYTES = 255  # the longest command line; the kernel refuses a longer file
+CMDLINE_WORKLOAD_BENCH = 0  # workload=bench
+CMDLINE_WORKLOAD_INFER = 1  # workload=infer
+CMDLINE_INFER_LOGITS_MAX = 64  # largest infer_logits
+CMDLINE_OPTIONS: dict[str, dict[str, Any]] = {
+    'workload': {'values': ('bench', 'infer'), 'maximum': None, 'default': 'bench', 'doc': 'what the kernel runs after boot: bench, the benchmarks (FLUID-BENCH lines), or infer, text generation with the boot modules `model`, `tokenizer` and `infer` (FLUID-INFER line)'},
+    'infer_logits': {'values': (), 'maximum': 64, 'default': 0, 'doc': 'with workload=infer, a FLUID-LOGITS line for each of the first N positions (the tests compare them with a reference)'},
+}
+
 # Serial lines: TAG {json} at column 0; every field a line may hold.
 LINES: dict[str, dict[str, Any]] = {
     'FLUID-BOOT': {
@@ -417,32 +457,6 @@ LINES: dict[str, dict[str, Any]] = {
             'cr2': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'exception', 'doc': 'faulting address of a page fault, hex'},
         },
     },
-    'FLUID-INFER': {
-        'doc': 'once per generation of the inference engine (src/infer/, README "Inference"), after its text',
-        'printers': ('native', 'jit'),
-        'fields': {
-            'model': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the checkpoint's path as given (project-relative when run from the project root)"},
-            'tokenizer': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the tokenizer's path as given"},
-            'arch': {'type': 'string', 'required': True, 'enum': ('x86_64', 'i386'), 'pattern': None, 'by': '', 'doc': 'the architecture the engine ran on'},
-            'variant': {'type': 'string', 'required': True, 'enum': ('generic', 'tuned'), 'pattern': None, 'by': '', 'doc': "the forward pass's variant (`infer_kernels_generic` or `_tuned`); under the JIT the code of the last forward pass: tuned once tier 2 swapped in the tuned forward pass, generic on tier-0 code"},
-            'prompt_tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the prompt's token ids: BOS, then its BPE tokens"},
-            'tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the generated token ids'},
-            'n': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'tokens generated (`steps`, fewer when a stop token ended it)'},
-            'forwards': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'forward passes, prompt positions included (prompt tokens + n - 1)'},
-            'ns': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'wall time of the generation (`infer_generate`: the forward passes and the sampling, not reading files nor writing output), nanoseconds'},
-            'tok_per_s': {'type': 'number', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'forward passes per second of `ns` (three decimals)'},
-            'cpu_ns': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the generating thread's CPU time for the same work, nanoseconds (on a shared machine `ns` also counts the time other processes had the CPU)"},
-            'seed': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the sampler's seed"},
-            'steps': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'tokens asked for'},
-            'dim': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the model's dim (checkpoint header)"},
-            'n_layers': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its layers'},
-            'vocab_size': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its vocabulary'},
-            'seq_len': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its positions'},
-            'arena_bytes': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the engine's arena (`infer_mem_bytes`)"},
-            'warmup_forwards': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'jit', 'doc': 'forward passes of the warm-up generations run before this one in the same process (`--warmup`)'},
-            'tier2_forwards': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'jit', 'doc': "forward passes of this generation that ran the forward pass's tier-2 code"},
-        },
-    },
     'FLUID-JIT': {
         'doc': "the kernel's live re-JIT events (docs/kernel-jit.md), one line each",
         'printers': ('kernel',),
@@ -471,6 +485,46 @@ LINES: dict[str, dict[str, Any]] = {
             'kept': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'patches kept'},
             'refused': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'patches refused'},
             'garbage': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'bye', 'doc': 'bytes the kernel skipped while looking for a frame header'},
+        },
+    },
+    'FLUID-INFER': {
+        'doc': 'once per generation of the inference engine (src/infer/, README "Inference"), after its text: from the kernel (`workload=infer`), the native runners and the JIT (`python -m fluidjit infer`)',
+        'printers': ('kernel', 'native', 'jit'),
+        'fields': {
+            'model': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the checkpoint: its path relative to the project (the kernel: from the `infer` module; the native runner: as given)'},
+            'tokenizer': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the tokenizer's path, likewise"},
+            'arch': {'type': 'string', 'required': True, 'enum': ('x86_64', 'i386'), 'pattern': None, 'by': '', 'doc': 'the architecture the engine ran as (the kernel: i386)'},
+            'variant': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the forward pass's variant: the kernel's choice among the levels of the manifest section `variants` (measured at boot), the native runner's `generic` or `tuned`; under the JIT the code of the last forward pass: tuned once tier 2 swapped in the tuned forward pass, generic on tier-0 code"},
+            'prompt_tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the encoded prompt, BOS first'},
+            'tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the generated token ids'},
+            'n': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'generated tokens (the length of `tokens`)'},
+            'steps': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'tokens asked for'},
+            'seed': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the sampler's seed"},
+            'forwards': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'forward passes: prompt positions and every generated token but the last'},
+            'ns': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'nanoseconds of the forward passes and the sampling (printing the text and the logits not counted)'},
+            'tok_per_s': {'type': 'number', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'forward passes per second over `ns` (prompt positions included), three decimals'},
+            'dim': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the checkpoint's dim"},
+            'n_layers': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its layers'},
+            'vocab_size': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its vocabulary'},
+            'seq_len': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'its longest sequence'},
+            'arena_bytes': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the engine's arena (`infer_mem_bytes`)"},
+            'cpu_ns': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'native, jit', 'doc': "the thread's CPU time of the same work (on a shared machine `ns` also counts other processes' time)"},
+            'cycles': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'TSC cycles of the same work'},
+            'candidates': {'type': 'array', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'every eligible variant the kernel timed, in table order: objects `{"variant": name, "cycles": its fastest run of trial_size forward passes}`, with `"dropped": "logits"` when its logits disagreed with those of generic beyond the tolerance (then never chosen)'},
+            'chosen_by': {'type': 'string', 'required': False, 'enum': ('measured', 'only'), 'pattern': None, 'by': 'kernel', 'doc': 'measured: the fastest agreeing candidate; only: the one variant this CPU runs'},
+            'trial_size': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'forward passes (positions from 0) of one timed candidate run'},
+            'select_us': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kernel', 'doc': 'TSC time the selection took (set-ups, forward passes, comparisons), microseconds'},
+            'warmup_forwards': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'jit', 'doc': 'forward passes of the warm-up generations run before this one in the same process (`--warmup`)'},
+            'tier2_forwards': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'jit', 'doc': "forward passes of this generation that ran the forward pass's tier-2 code"},
+        },
+    },
+    'FLUID-LOGITS': {
+        'doc': "with the command line's infer_logits=N, one per position of the first N, from the kernel, before FLUID-INFER",
+        'printers': ('kernel',),
+        'fields': {
+            'pos': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the position'},
+            'token': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the token fed at it'},
+            'bits': {'type': 'string', 'required': True, 'enum': None, 'pattern': '([0-9a-f]{8})+', 'by': '', 'doc': 'the logits, vocab_size float32 values in token order, each its IEEE 754 bits as 8 hex digits (exact)'},
         },
     },
 }

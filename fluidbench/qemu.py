@@ -54,6 +54,7 @@ class RunProfile:
     drive: str  # "floppy" or "ide"
     args: tuple[str, ...]
     serial_log: str
+    cmdline: str = ""  # the kernel's boot command line (fw_cfg), none when empty
     # The keys of the profile's plugin (fluidbuild_settings_schema("run")), validated.
     settings: dict[str, Any] = field(default_factory=dict)
     # COM2 to the live re-JIT link server on this socket, with these extra server options
@@ -69,6 +70,7 @@ class RunProfile:
                    cpu=spec["cpu"], memory_mib=spec["memory_mib"], timeout_s=spec["timeout_s"],
                    drive=spec["drive"], args=tuple(spec["args"]),
                    serial_log=spec["serial_log"] or f"{build_dir}/serial-{name}.log",
+                   cmdline=spec.get("cmdline") or "",
                    settings=dict(spec.get("settings") or {}), jit=spec.get("jit", False),
                    jit_args=tuple(spec.get("jit_args") or ()),
                    jit_socket=f"{build_dir}/{JIT_SOCKET}" if spec.get("jit") else "")

@@ -96,9 +96,12 @@ def build_image(tree: Path, keep_dir: Path) -> Build:
     return Build(image, (tree / "build/kernel.bin").read_bytes())
 
 
-def boot_image(image: Path, drive: str = "floppy", cpu: str = "max", memory_mib: int = 128) -> BootResult:
-    """Boot ``image`` (drive "floppy": CHS path, "ide": LBA path) until QEMU exits."""
-    return boot(qemu_argv(QEMU, str(image), drive, cpu=cpu, memory_mib=memory_mib), BOOT_TIMEOUT_S)
+def boot_image(image: Path, drive: str = "floppy", cpu: str = "max", memory_mib: int = 128,
+               cmdline: str = "", timeout_s: float = BOOT_TIMEOUT_S) -> BootResult:
+    """Boot ``image`` (drive "floppy": CHS path, "ide": LBA path) with the kernel's boot
+    command line ``cmdline`` until QEMU exits."""
+    return boot(qemu_argv(QEMU, str(image), drive, cpu=cpu, memory_mib=memory_mib, cmdline=cmdline),
+                timeout_s)
 
 
 def boot_line(result: BootResult) -> dict[str, Any]:

@@ -133,6 +133,8 @@ INTEGRATION_MODULES = frozenset({
 INTEGRATION_FIXTURES = frozenset({
     "built_tree", "tree", "fresh_tree",  # conftest: doit image
     "benches",  # test_jit_robust: a module compiled by clang-19 (tests/jitbuild.py)
+    # test_kernel_infer: doit image (its tests that boot are marked boot)
+    "llama_tree", "small_tree", "bad_images",
 })
 
 

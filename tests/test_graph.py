@@ -34,7 +34,10 @@ def test_targets_chain_through_their_outputs(project: Path) -> None:
     tasks = {t.name: t for t in graph.tasks}
     assert len(tasks) == len(graph.tasks), "task names are unique"
     image = tasks["image"]
-    assert image.file_dep == ["build/stage1/stage1.bin", "build/stage2_stamped.bin", "build/kernel.bin"]
+    assert image.file_dep == ["build/stage1/stage1.bin", "build/stage2_stamped.bin", "build/kernel.bin",
+                              # the boot modules (image.modules): the model and the inference settings
+                              "build/model_260k/model.bin", "build/model_260k/tokenizer.bin",
+                              "build/infer_settings/infer.bin"]
     assert graph.outputs["kernel_elf"] == ["build/kernel_elf.elf"]
     assert set(tasks["kernel_elf"].file_dep) >= {"build/kernel_obj.o", "build/kernel_asm/entry.o",
                                                  "src/kernel/linker.ld"}

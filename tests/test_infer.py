@@ -343,6 +343,7 @@ def test_greedy_matches_reference(infer_tree: Path, references: dict, tmp_path: 
     line = infer_line(infer(infer_tree, arch, rel, tok.relative_to(infer_tree), "--prompt", PROMPT,
                             "--steps", str(STEPS), "--variant", variant, "--logits-file", str(logits_file)))
     prompt, tokens, logits = references[name]
+    assert lines.line_errors("FLUID-INFER", line) == [], "the kernel's line schema (protocol.toml)"
     assert line["model"] == str(rel) and line["arch"] == arch and line["variant"] == variant
     assert line["prompt_tokens"] == prompt
     assert line["tokens"] == tokens and line["n"] == STEPS == len(tokens)

@@ -25,9 +25,15 @@ def line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
+# The default manifest's boot modules (the model and settings of `doit run profile=llama`).
+DEFAULT_MODULES = ("  modules:\n    - {name: model, target: model_260k, output: 0}\n"
+                   "    - {name: tokenizer, target: model_260k, output: 1}\n"
+                   "    - {name: infer, target: infer_settings}\n")
+
+
 def modules(value: str) -> tuple[str, str]:
-    """The edit adding ``modules: <value>`` to the default manifest's image section."""
-    return "  parts: {stage1:", f"  modules: {value}\n  parts: {{stage1:"
+    """The edit making the default manifest's ``image.modules`` ``<value>``."""
+    return DEFAULT_MODULES, f"  modules: {value}\n"
 
 
 # (id, edit of the default manifest: (old, new), substring of the line the

@@ -132,6 +132,25 @@ def test_table_source() -> None:
     assert "{0, 0}," in variants.render(levels, []), "C has no empty arrays"
 
 
+def test_the_engine_table_from_the_same_levels(tmp_path: Path) -> None:
+    """``table: infer``: forward.c once per kept level, and the table of infer_kernels_<level>."""
+    test = kit(tmp_path)
+    test.manifest.targets["b"].options["table"] = "infer"
+    result = test.target_tasks("b", [])
+    table = result.tasks[-1]
+    assert [t.name for t in result.tasks][::2] == [
+        "b:generic:src/bench/fft_1d.c", "b:sse2:src/bench/fft_1d.c", "b:tuned:src/bench/fft_1d.c", "b:table"]
+    assert table.config["benchmarks"] == [] and table.config["table"] == "infer"
+    assert "the inference engine x 3 variants" in table.doc
+    levels = [{"name": "generic", "flags": ["-march=i686"], "features": [], "profile": False},
+              {"name": "avx2", "flags": ["-march=x86-64-v3"], "features": V3, "profile": False}]
+    text = variants.render_infer(levels)
+    assert '#include "infer_variants.h"' in text
+    assert "extern const struct infer_kernels infer_kernels_avx2;" in text
+    assert '{"generic", 0x00000000u, &infer_kernels_generic},' in text
+    assert '{"avx2", 0x0008e7ffu, &infer_kernels_avx2},' in text and "infer_variant_count = 2;" in text
+
+
 @pytest.mark.integration  # asks the real clang
 def test_the_manifests_levels_match_clang() -> None:
     clang = shutil.which("clang-19") or shutil.which("clang")

@@ -44,7 +44,7 @@ GENERATOR = "plugins/fluidos/protocol.py"
 REFRESH = ".venv/bin/python -m fluidbuild_plugins.fluidos.protocol"
 
 SCALARS = {"u8": (1, "B", "uint8_t"), "u16": (2, "H", "uint16_t"), "u32": (4, "I", "uint32_t"),
-           "u64": (8, "Q", "uint64_t")}
+           "u64": (8, "Q", "uint64_t"), "f32": (4, "f", "float")}
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 # Who prints a serial line (a line's `printers`): the kernel, the native runners, the JIT's commands.
 PRINTERS = ("kernel", "native", "jit")
@@ -118,6 +118,11 @@ class Spec:
     exits: tuple[dict[str, Any], ...]  # name, value, status, meaning, note, qemu_status
     features: tuple[dict[str, Any], ...]  # name, id, bit, cpuid, leaf, subleaf, reg, reg_bit, ...
     lines: dict[str, dict[str, Any]]  # tag -> {doc, fields: {name: {type, required, ...}}}
+    cmdline_constants: tuple[Const, ...]
+    cmdline_doc: str
+    # name, const (CMDLINE_<NAME>), values ({name, const} each; empty for an integer option),
+    # maximum (integer options), default (a value's name or an integer), doc
+    cmdline_options: tuple[dict[str, Any], ...]
 
 
 def load(path: str, root: str | Path = ".") -> Spec:
@@ -248,9 +253,52 @@ def _build(path: str, raw: dict[str, Any]) -> Spec:
         if not printers or not set(printers) <= set(PRINTERS):
             raise ValueError(f"{tag}: printers {list(printers)}, expected some of {list(PRINTERS)}")
         lines[tag] = {"doc": body.get("doc", ""), "printers": printers, "fields": fields}
+    cmdline = raw["cmdline"]
+    cmdline_consts = constants(cmdline["constants"])
+    options = tuple(_cmdline_option(o, claim) for o in cmdline["options"])
+    _unique_names("command line option", [o["name"] for o in options])
     return Spec(path, disk, raw["disk"].get("doc", ""), tuple(structs), handoff,
                 raw["handoff"].get("doc", ""), fatal, exit_consts, raw["exit"].get("doc", ""), exits,
-                tuple(features), lines)
+                tuple(features), lines, cmdline_consts, cmdline.get("doc", ""), options)
+
+
+CMDLINE_WORD = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _cmdline_option(raw: dict[str, Any], claim: Any) -> dict[str, Any]:
+    """One ``[[cmdline.options]]`` entry: a choice among ``values`` or an integer up to ``maximum``."""
+    name = raw["name"]
+    if not CMDLINE_WORD.fullmatch(name):
+        raise ValueError(f"command line option {name!r} is not a lower-case word")
+    const = claim(f"CMDLINE_{name.upper()}")
+    if ("values" in raw) == ("maximum" in raw):
+        raise ValueError(f"command line option {name}: give either 'values' or 'maximum'")
+    default = raw["default"]
+    if "values" in raw:
+        values = raw["values"]
+        for value in values:
+            if not isinstance(value, str) or not CMDLINE_WORD.fullmatch(value):
+                raise ValueError(f"command line option {name}: value {value!r} is not a lower-case word")
+        _unique_names(f"command line option {name}: value", values)
+        if default not in values:
+            raise ValueError(f"command line option {name}: default {default!r} is not one of its values")
+        return {"name": name, "const": const, "maximum": None, "default": default, "doc": raw.get("doc", ""),
+                "values": tuple({"name": v, "const": claim(f"{const}_{v.upper()}"), "index": i}
+                                for i, v in enumerate(values))}
+    maximum = raw["maximum"]
+    if not isinstance(maximum, int) or isinstance(maximum, bool) or not 0 < maximum <= 0xFFFFFFFF:
+        raise ValueError(f"command line option {name}: maximum {maximum!r} is not a positive u32")
+    if not isinstance(default, int) or isinstance(default, bool) or not 0 <= default <= maximum:
+        raise ValueError(f"command line option {name}: default {default!r} is not in 0..{maximum}")
+    claim(f"{const}_MAX")
+    return {"name": name, "const": const, "maximum": maximum, "default": default, "doc": raw.get("doc", ""),
+            "values": ()}
+
+
+def _unique_names(what: str, names: list[str]) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} {', '.join(dupes)} listed twice")
 
 
 def _enum_from(source: str, structs: list[Struct], exits: tuple[dict[str, Any], ...]) -> list[str]:
@@ -331,6 +379,12 @@ def render_nasm(spec: Spec) -> str:
     for f in spec.features:
         _nasm(out, "assign", f["id"], str(f["bit"]), f"{f['name']}: CPUID {f['cpuid']}")
     _nasm(out, "assign", "CPU_FEATURE_COUNT", str(len(spec.features)), "")
+    section(spec.cmdline_doc, spec.cmdline_constants)
+    for o in spec.cmdline_options:
+        for v in o["values"]:
+            _nasm(out, "assign", v["const"], str(v["index"]), f"{o['name']}={v['name']}")
+        if o["maximum"] is not None:
+            _nasm(out, "assign", f"{o['const']}_MAX", str(o["maximum"]), f"largest {o['name']}")
     out.extend(["", "%endif", ""])
     return "\n".join(out)
 
@@ -416,6 +470,25 @@ def render_c(spec: Spec) -> str:
         out.append(f'    X({f["id"]}, "{f["name"]}", 0x{f["leaf"]:X}u, {f["subleaf"]}, {f["reg"]}, '
                    f'{f["reg_bit"]}) \\')
     out.append("    /* end of CPU_FEATURE_TABLE */")
+    section(spec.cmdline_doc, spec.cmdline_constants)
+    for o in spec.cmdline_options:
+        for v in o["values"]:
+            define(v["const"], str(v["index"]), f"{o['name']}={v['name']}")
+        if o["values"]:
+            entries = " ".join(f'V({v["const"]}, "{v["name"]}")' for v in o["values"])
+            out.append(f"#define {o['const']}_VALUES(V) {entries}")
+        else:
+            define(f"{o['const']}_MAX", str(o["maximum"]), f"largest {o['name']}")
+    out.extend(["/* The options, for the parser: CHOICE(field, \"name\", default, VALUES) for a choice",
+                " * among VALUES(V) (V(constant, \"name\") per value), NUMBER(field, \"name\", default,",
+                " * maximum) for an integer. */", "#define CMDLINE_OPTIONS(CHOICE, NUMBER) \\"])
+    for o in spec.cmdline_options:
+        if o["values"]:
+            default = next(v["const"] for v in o["values"] if v["name"] == o["default"])
+            out.append(f'    CHOICE({o["name"]}, "{o["name"]}", {default}, {o["const"]}_VALUES) \\')
+        else:
+            out.append(f'    NUMBER({o["name"]}, "{o["name"]}", {o["default"]}, {o["const"]}_MAX) \\')
+    out.append("    /* end of CMDLINE_OPTIONS */")
     out.extend(["", "/* Serial lines (TAG {json} at column 0; fields in the Python module's LINES):"])
     for tag, line in spec.lines.items():
         out.append(f" *   {tag}: {', '.join(line['fields'])}")
@@ -495,6 +568,18 @@ def render_python(spec: Spec) -> str:
         entry = {k: f[k] for k in ("name", "bit", "cpuid", "clang_macro", "linux", "doc")}
         out.append(f"    {entry!r},")
     out.append(")")
+    section(spec.cmdline_doc, spec.cmdline_constants)
+    for o in spec.cmdline_options:
+        for v in o["values"]:
+            assign(v["const"], str(v["index"]), f"{o['name']}={v['name']}")
+        if o["maximum"] is not None:
+            assign(f"{o['const']}_MAX", str(o["maximum"]), f"largest {o['name']}")
+    out.append("CMDLINE_OPTIONS: dict[str, dict[str, Any]] = {")
+    for o in spec.cmdline_options:
+        entry = {"values": tuple(v["name"] for v in o["values"]), "maximum": o["maximum"],
+                 "default": o["default"], "doc": o["doc"]}
+        out.append(f"    {o['name']!r}: {entry!r},")
+    out.append("}")
     out.extend(["", "# Serial lines: TAG {json} at column 0; every field a line may hold."])
     out.append("LINES: dict[str, dict[str, Any]] = {")
     for tag, line in spec.lines.items():
@@ -536,6 +621,11 @@ def render_markdown(spec: Spec) -> dict[str, str]:
     rows = [f"| {_int(s['value'], True)} | {s['qemu_status']} | {_md(_with_note(s['meaning'], s['note']))} |"
             for s in spec.exits]
     blocks["exit"] = _table(["value", "QEMU status", "meaning"], rows)
+    rows = []
+    for o in spec.cmdline_options:
+        values = ", ".join(f"`{v['name']}`" for v in o["values"]) or f"0 to {o['maximum']}"
+        rows.append(f"| `{o['name']}` | {values} | `{o['default']}` | {_md(o['doc'])} |")
+    blocks["cmdline"] = _table(["option", "values", "default", "meaning"], rows)
     for tag, line in spec.lines.items():
         rows = []
         for name, f in line["fields"].items():

@@ -17,6 +17,11 @@ run boots (the first) and needs: ``run`` and ``debug`` depend on them, so doit
 rebuilds them first and a run never boots a stale disk. A plugin that does not
 say boots the manifest's ``image``.
 
+A profile's ``cmdline`` is the kernel's boot command line (``workload=infer``,
+docs/boot-protocol.md "Boot command line"), handed to the guest as QEMU's
+fw_cfg file ``opt/fluidos/cmdline``; its words are checked against the spec's
+options when the manifest loads.
+
 A profile with ``jit: true`` (``doit run profile=jit``) also connects the
 guest's COM2 to the live re-JIT link server (:mod:`fluidjit.linkserver`,
 docs/kernel-jit.md), which runs beside QEMU on the kernel's bitcode, ELF and
@@ -29,6 +34,7 @@ import os
 import re
 from typing import Any
 
+from fluidbench import protocol
 from fluidbench.qemu import DEFAULT_PROFILE, RunProfile, run_task
 from fluidbuild.errors import FluidError
 from fluidbuild.hookspecs import hookimpl
@@ -68,6 +74,8 @@ PROFILE = Delegated({
     "args": Field(List(Str()), default=[]),
     "network": Field(Bool(), default=False, doc="allow args that give the guest a network"),
     "serial_log": Field(RelPath(), default=None),
+    "cmdline": Field(Str(), default="",
+                     doc="the kernel's boot command line, key=value words (docs/boot-protocol.md)"),
     "jit": Field(Bool(), default=False,
                  doc="connect COM2 to the live re-JIT link server (docs/kernel-jit.md)"),
     "jit_args": Field(List(Str()), default=[],
@@ -85,6 +93,9 @@ def _check_profiles(profiles: dict[str, Any], where: Where) -> None:
     if DEFAULT_PROFILE not in profiles:
         raise where.fail(f"a run profile named '{DEFAULT_PROFILE}' is required")
     for name, spec in profiles.items():
+        why = cmdline_problem(spec["cmdline"])
+        if why:
+            raise where.child(name, None).child("cmdline", None).fail(why)
         args = spec["args"]
         for i, arg in enumerate(args):
             value = args[i + 1] if i + 1 < len(args) else ""
@@ -172,7 +183,7 @@ def _jit_run_task(link: dict[str, Any], **boot: Any) -> None:
 @hookimpl
 def fluidbuild_qemu_command(profile: RunProfile, image: str, qemu: Tool, debug: bool) -> list[str]:
     argv = [*qemu_argv(qemu.path, image, profile.drive, profile.accel, profile.cpu, profile.memory_mib,
-                       debug), *profile.args]
+                       debug, profile.cmdline), *profile.args]
     if profile.jit:
         from fluidjit.linkserver import qemu_args
 
@@ -181,21 +192,49 @@ def fluidbuild_qemu_command(profile: RunProfile, image: str, qemu: Tool, debug: 
 
 
 def qemu_argv(binary: str, image: str, drive: str, accel: str = "tcg", cpu: str = "max",
-              memory_mib: int = 128, debug: bool = False) -> list[str]:
-    """The argv booting ``image`` from a floppy (CHS path) or IDE disk (LBA path)."""
+              memory_mib: int = 128, debug: bool = False, cmdline: str = "") -> list[str]:
+    """The argv booting ``image`` from a floppy (CHS path) or IDE disk (LBA path), with the
+    kernel's boot command line ``cmdline`` (none when empty)."""
     argv = [binary, "-accel", accel, "-cpu", cpu, "-m", str(memory_mib),
             "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none",
             "-no-reboot", "-device", DEBUG_EXIT,
             "-drive", f"file={_escaped(image)},format=raw,if={drive},snapshot=on",
             "-boot", BOOT_ORDER[drive]]
+    if cmdline:
+        argv += ["-fw_cfg", f"name={protocol.CMDLINE_FWCFG_FILE.decode()},string={_escaped(cmdline)}"]
     if debug:
         argv += ["-d", "int,cpu_reset,guest_errors", "-D", f"build/{DEBUG_LOG}", "-gdb", GDB_STUB]
     return argv
 
 
-def _escaped(path: str) -> str:
-    """A path as a QEMU option value: a comma is written twice, so a path cannot add options."""
-    return path.replace(",", ",,")
+def _escaped(value: str) -> str:
+    """A path or string as a QEMU option value: a comma is written twice, so it cannot add
+    options."""
+    return value.replace(",", ",,")
+
+
+def cmdline_problem(cmdline: str) -> str | None:
+    """Why the kernel would refuse this boot command line (the spec's CMDLINE_OPTIONS;
+    src/kernel/cmdline.c), or None."""
+    if len(cmdline.encode()) > protocol.CMDLINE_MAX_BYTES:
+        return (f"the command line is {len(cmdline.encode())} bytes; the kernel reads at most "
+                f"{protocol.CMDLINE_MAX_BYTES}")
+    if not all(" " <= c <= "~" for c in cmdline):
+        return "the command line holds a character other than printable ASCII"
+    options = protocol.CMDLINE_OPTIONS
+    for word in cmdline.split():
+        key, eq, value = word.partition("=")
+        if not eq:
+            return f"'{word}' is not key=value"
+        if key not in options:
+            return f"unknown option '{key}' (the options are {', '.join(options)})"
+        option = options[key]
+        if option["values"]:
+            if value not in option["values"]:
+                return f"{word}: expected {' or '.join(option['values'])}"
+        elif not value.isdigit() or int(value) > option["maximum"]:
+            return f"{word}: expected an integer from 0 to {option['maximum']}"
+    return None
 
 
 def _inside(path: str, build_dir: str) -> bool:

@@ -27,6 +27,12 @@ per level. The kernel measures the eligible ones at boot and runs the
 fastest (src/kernel/select.c). The benchmark registry names
 ``bench_<x>_generic`` and ``bench_<x>_tuned``, so a ``generic`` level
 (no requires) and a ``tuned`` one (``profile: true``) are required.
+
+With ``options: {table: infer}`` the target compiles the inference engine's
+forward pass (src/infer/forward.c) the same way, once per kept level, and the
+table it writes (src/kernel/infer_variants.h) lists each level's name, feature
+mask and ``infer_kernels_<level>``: the levels and their checks are the same,
+from the same section, for the benchmarks and the engine.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ FEATURES = tuple(f["name"] for f in protocol.CPU_FEATURES)  # protocol bit order
 MAX_LEVELS = 16  # src/kernel/variant_table.h: VARIANT_MAX_LEVELS
 GENERIC, PROFILE_LEVEL = "generic", "tuned"  # the registry's two descriptors (bench_registry)
 TABLE_TASK = "table"  # sub-task name of the table; level names may not take it
+TABLES = ("benchmarks", "infer")  # what the table lists: src/kernel/variant_table.h, infer_variants.h
 KERNEL_TRIPLE = "i686-unknown-none-elf"  # clang_ir's default triple
 
 LEVEL = Map({
@@ -137,9 +144,12 @@ def fluidbuild_tools() -> list[ToolSpec]:
 
 @hookimpl
 def fluidbuild_options_schema() -> Map:
-    # clang_ir's options, but the variant is the level's.
+    # clang_ir's options, but the variant is the level's; and what the table lists.
     fields = clang_ir.fluidbuild_options_schema().fields
-    return Map({key: value for key, value in fields.items() if key != "variant"})
+    return Map({**{key: value for key, value in fields.items() if key != "variant"},
+                "table": Field(Str(choices=TABLES), default="benchmarks",
+                               doc="benchmarks: the variant table of the listed benchmarks; infer: the "
+                                   "table of the inference engine's forward pass")})
 
 
 @hookimpl
@@ -162,18 +172,17 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
             tasks.append(replace(task, name=f"{target.name}:{level.name}:{source}",
                                  doc=f"compile {source} to LLVM bitcode (variant {level.name})"))
         outputs += result.outputs
-    sources = [*target.sources, *(i for i in inputs if i.endswith(".c"))]
-    compiled = {os.path.basename(s)[:-2] for s in sources if s.endswith(".c")}
-    listed = [b["name"] for b in ctx.manifest.sections.get("benchmarks") or []]
-    benchmarks = [name for name in listed if name in compiled]
+    kind = target.options["table"]
+    benchmarks = _listed_benchmarks(target, inputs, ctx) if kind == "benchmarks" else []
     table = ctx.out("gen", f"{target.name}.c")
     clang = ctx.tools("clang")
     spec = [{"name": lv.name, "flags": list(lv.flags), "features": list(lv.features), "profile": lv.profile}
             for lv in levels]
-    params = {"levels": spec, "benchmarks": benchmarks, "triple": target.options["triple"]}
+    params = {"levels": spec, "benchmarks": benchmarks, "triple": target.options["triple"], "table": kind}
+    what = f"{len(benchmarks)} benchmarks x " if kind == "benchmarks" else "the inference engine x "
     tasks.append(TaskSpec(
         name=f"{target.name}:{TABLE_TASK}",
-        doc=f"write {table}: {len(benchmarks)} benchmarks x {len(levels)} variants ({', '.join(names)})"
+        doc=f"write {table}: {what}{len(levels)} variants ({', '.join(names)})"
             + (f"; dropped {', '.join(dropped)}" if dropped else ""),
         actions=[PyAction(write_table, {"path": table, "clang": clang.path, **params})],
         targets=[table],
@@ -183,12 +192,22 @@ def fluidbuild_target_tasks(target: Target, inputs: list[str], ctx: BuildContext
     return TargetResult(tasks, [*outputs, table])
 
 
+def _listed_benchmarks(target: Target, inputs: list[str], ctx: BuildContext) -> list[str]:
+    """The manifest's benchmarks this target compiles (its sources and its dependencies'
+    ``.c`` outputs: the benchmarks packages contribute), in manifest order."""
+    sources = [*target.sources, *(i for i in inputs if i.endswith(".c"))]
+    compiled = {os.path.basename(s)[:-2] for s in sources if s.endswith(".c")}
+    listed = [b["name"] for b in ctx.manifest.sections.get("benchmarks") or []]
+    return [name for name in listed if name in compiled]
+
+
 def _level_target(target: Target, level: Level) -> Target:
     """The clang_ir target compiling ``target``'s sources for ``level``: its outputs in
     ``<build>/<target>/<level>/``."""
     return replace(target, name=f"{target.name}/{level.name}",
                    flags=(*target.flags, *level.flags, f"-DFLUID_VARIANT_SUFFIX=_{level.name}"),
-                   options={**target.options, "variant": "none"})
+                   options={key: value for key, value in {**target.options, "variant": "none"}.items()
+                            if key != "table"})
 
 
 def enabled_features(clang: str, triple: str, flags: list[str]) -> tuple[str, ...]:
@@ -220,14 +239,17 @@ def check_level(level: dict[str, Any], enabled: tuple[str, ...]) -> None:
         raise FluidError(f"variant '{level['name']}' ({' '.join(level['flags'])}): " + "; ".join(problems))
 
 
+def _level_comment(level: dict[str, Any]) -> str:
+    what = "the CPU profile" if level["profile"] else " ".join(level["flags"])
+    return f'/* {what}: {" ".join(level["features"]) or "no extension"} */'
+
+
 def render(levels: list[dict[str, Any]], benchmarks: list[str]) -> str:
     """The C source of the variant table (src/kernel/variant_table.h)."""
     lines = ["/* Generated by fluidbuild from the manifest's variants; do not edit. */",
              '#include "variant_table.h"', "", "const struct variant_level variant_levels[] = {"]
     for lv in levels:
-        what = "the CPU profile" if lv["profile"] else " ".join(lv["flags"])
-        lines.append(f'    {{"{lv["name"]}", 0x{mask_of(lv["features"]):08x}u}},  /* {what}: '
-                     f'{" ".join(lv["features"]) or "no extension"} */')
+        lines.append(f'    {{"{lv["name"]}", 0x{mask_of(lv["features"]):08x}u}},  {_level_comment(lv)}')
     lines += ["};", f"const uint32_t variant_level_count = {len(levels)};", ""]
     for name in benchmarks:
         lines += [f"extern const struct bench_desc bench_{name}_{lv['name']};" for lv in levels]
@@ -241,10 +263,24 @@ def render(levels: list[dict[str, Any]], benchmarks: list[str]) -> str:
     return "\n".join(lines)
 
 
+def render_infer(levels: list[dict[str, Any]]) -> str:
+    """The C source of the inference engine's variant table (src/kernel/infer_variants.h)."""
+    lines = ["/* Generated by fluidbuild from the manifest's variants; do not edit. */",
+             '#include "infer_variants.h"', ""]
+    lines += [f"extern const struct infer_kernels infer_kernels_{lv['name']};" for lv in levels]
+    lines += ["", "const struct infer_variant infer_variants[] = {"]
+    for lv in levels:
+        name = lv["name"]
+        lines.append(f'    {{"{name}", 0x{mask_of(lv["features"]):08x}u, &infer_kernels_{name}}},  '
+                     f"{_level_comment(lv)}")
+    lines += ["};", f"const uint32_t infer_variant_count = {len(levels)};", ""]
+    return "\n".join(lines)
+
+
 def write_table(path: str, clang: str, triple: str, levels: list[dict[str, Any]],
-                benchmarks: list[str]) -> None:
+                benchmarks: list[str], table: str = "benchmarks") -> None:
     """Check every level's declaration against clang, then write the table."""
     for level in levels:
         if not level["profile"]:
             check_level(level, enabled_features(clang, triple, level["flags"]))
-    write_text(path, render(levels, benchmarks))
+    write_text(path, render(levels, benchmarks) if table == "benchmarks" else render_infer(levels))

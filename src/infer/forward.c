@@ -121,9 +121,15 @@ static inline __attribute__((always_inline)) float row_finish(struct row_sums *r
  *
  * prefetch: the rows are a stream from memory (0: data already in the
  * caches); `next` (may be 0): the matrix read after this one, where the
- * prefetches that pass this matrix's end go. */
-static void matvec_strided(float *restrict out, const float *restrict w, const float *restrict x, size_t rows,
-                           size_t cols, size_t stride, int prefetch, const float *next)
+ * prefetches that pass this matrix's end go.
+ *
+ * Not inlined: one copy per variant instead of one per call site (the
+ * kernel links five variants: 49 KB less), the same speed (a call per
+ * matrix, not per row; README "Inference"), and the hot function as a
+ * function of its own. */
+static __attribute__((noinline)) void matvec_strided(float *restrict out, const float *restrict w,
+                                                     const float *restrict x, size_t rows, size_t cols,
+                                                     size_t stride, int prefetch, const float *next)
 {
     size_t groups = cols - cols % GROUP;
     uintptr_t end = (uintptr_t)(w + rows * stride);

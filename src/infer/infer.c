@@ -129,14 +129,10 @@ uint64_t infer_checkpoint_bytes(const struct infer_config *config)
     return INFER_HEADER_BYTES + 4 * floats;
 }
 
-int infer_read_config(const void *checkpoint, size_t bytes, struct infer_config *config)
+void infer_read_header(const void *checkpoint, struct infer_config *config)
 {
-    if (!checkpoint || !config)
-        return INFER_ERR_ARGUMENT;
-    if (bytes < INFER_HEADER_BYTES)
-        return INFER_ERR_HEADER_TRUNCATED;
     const uint8_t *h = checkpoint;
-    struct infer_config c;
+    struct infer_config c = {0};
     c.dim = (int32_t)le32(h);
     c.hidden_dim = (int32_t)le32(h + 4);
     c.n_layers = (int32_t)le32(h + 8);
@@ -147,6 +143,17 @@ int infer_read_config(const void *checkpoint, size_t bytes, struct infer_config 
     c.shared_classifier = vocab > 0;
     /* INT32_MIN has no positive counterpart: report it as too large. */
     c.vocab_size = vocab == INT32_MIN ? INT32_MAX : (vocab < 0 ? -vocab : vocab);
+    *config = c;
+}
+
+int infer_read_config(const void *checkpoint, size_t bytes, struct infer_config *config)
+{
+    if (!checkpoint || !config)
+        return INFER_ERR_ARGUMENT;
+    if (bytes < INFER_HEADER_BYTES)
+        return INFER_ERR_HEADER_TRUNCATED;
+    struct infer_config c;
+    infer_read_header(checkpoint, &c);
     int status = check_dims(&c);
     if (status != INFER_OK)
         return status;

@@ -38,9 +38,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Variants: the compute kernels (forward.c) build twice, with
- * -DFLUID_VARIANT_SUFFIX=_generic and _tuned (as the benchmarks, see
- * src/bench/bench.h), so both link into one program. */
+/* Variants: the compute kernels (forward.c) build once per variant, with
+ * -DFLUID_VARIANT_SUFFIX=_<variant> (as the benchmarks, see
+ * src/bench/bench.h), so they link into one program: generic and tuned in
+ * the native runners and the JIT module, every level of the manifest's
+ * `variants` in the kernel (src/kernel/infer_variants.h). */
 #ifndef FLUID_VARIANT_SUFFIX
 #define FLUID_VARIANT_SUFFIX _generic
 #endif
@@ -95,6 +97,13 @@ struct infer_config {
  * file: its length must be exactly what the header's sizes need). */
 int infer_read_config(const void *checkpoint, size_t bytes, struct infer_config *config);
 
+/* The header's seven sizes as written (vocab_size made positive, the
+ * classifier flag set; head_size and kv_dim not derived), unchecked: what
+ * a message about a checkpoint infer_read_config refused can quote
+ * (infer_checkpoint_bytes of it). `checkpoint` holds at least
+ * INFER_HEADER_BYTES. */
+void infer_read_header(const void *checkpoint, struct infer_config *config);
+
 /* Bytes a checkpoint with this configuration has, header included, or
  * UINT64_MAX if `config` has a size out of range. */
 uint64_t infer_checkpoint_bytes(const struct infer_config *config);
@@ -115,12 +124,13 @@ struct infer;
  * function; `stream_sum` reads n floats once and returns their sum (the
  * memory bandwidth probe of the native runner). */
 struct infer_kernels {
-    const char *variant; /* "generic" or "tuned" */
+    const char *variant; /* "generic", "tuned", or another level's name */
     void (*forward)(struct infer *m, int32_t token, int32_t pos);
     void (*matvec)(float *out, const float *w, const float *x, size_t rows, size_t cols);
     float (*stream_sum)(const float *p, size_t n);
 };
 
+/* The two every program has; the kernel's other levels are in its table. */
 extern const struct infer_kernels infer_kernels_generic;
 extern const struct infer_kernels infer_kernels_tuned;
 
@@ -158,7 +168,7 @@ struct infer {
 
 /* Checks both files and lays the model out: weights in place, state in
  * `arena` (64-byte aligned, at least infer_mem_bytes() bytes). `kernels` is
- * &infer_kernels_generic or &infer_kernels_tuned. The key/value cache starts
+ * one variant's kernels (&infer_kernels_generic...). The key/value cache starts
  * empty: positions must be fed in order from 0. */
 int infer_init(struct infer *m, const void *checkpoint, size_t checkpoint_bytes,
                const void *tokenizer, size_t tokenizer_bytes, void *arena, size_t arena_bytes,

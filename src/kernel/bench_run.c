@@ -99,29 +99,6 @@ static void print_rate(uint64_t milli, const char *unit)
             (unsigned long long)(milli % scale / (scale / MILLI)), prefixes[p], unit);
 }
 
-/* The selection's fields: every candidate's fastest trial run, how the
- * variant was chosen and the trial size. */
-static void report_selection(const struct select_result *s)
-{
-    uint32_t i;
-
-    kprintf_to(CONSOLE_SERIAL, ",\"candidates\":[");
-    for (i = 0; i < s->count; i++) {
-        const struct select_candidate *c = &s->candidates[i];
-
-        kprintf_to(CONSOLE_SERIAL, "%s{\"variant\":", i ? "," : "");
-        console_write_json_string(CONSOLE_SERIAL, c->variant);
-        kprintf_to(CONSOLE_SERIAL, ",\"cycles\":%llu", (unsigned long long)c->cycles);
-        if (c->dropped)
-            kprintf_to(CONSOLE_SERIAL, ",\"dropped\":\"checksum\",\"checksum\":\"0x%016llx\"",
-                       (unsigned long long)c->checksum);
-        kprintf_to(CONSOLE_SERIAL, "}");
-    }
-    kprintf_to(CONSOLE_SERIAL, "],\"chosen_by\":\"%s\",\"trial_size\":%u,\"select_us\":%llu",
-               select_how_name(s->how), s->trial_size,
-               (unsigned long long)tsc_cycles_to_us(s->cycles));
-}
-
 static void report(const char *name, const char *variant, const char *unit,
                    const struct bench_result *r, const struct select_result *s)
 {
@@ -145,7 +122,7 @@ static void report(const char *name, const char *variant, const char *unit,
     if (pmu_available())
         kprintf_to(CONSOLE_SERIAL, ",\"pmu_instructions\":%llu,\"pmu_cycles\":%llu",
                    (unsigned long long)r->pmu.instructions, (unsigned long long)r->pmu.cycles);
-    report_selection(s);
+    select_print_fields(s);
     kprintf_to(CONSOLE_SERIAL, "}\n");
 
     kprintf("bench %-14s %-20s n=%-7u ", name, variant, r->size);

@@ -24,12 +24,54 @@
  * 0x7C00). */
 #pragma clang attribute push(__attribute__((minsize)), apply_to = function)
 
+/* A benchmark as select.c measures it: its descriptor is the code. */
+static const struct bench_desc *desc_of(const void *code)
+{
+    return code;
+}
+
+static size_t bench_mem_bytes(const void *code, uint32_t size)
+{
+    return desc_of(code)->mem_bytes(size);
+}
+
+/* Every candidate gets the benchmarks' common seed: their checksums must match. */
+static void bench_setup(const void *code, void *arena, uint32_t size)
+{
+    desc_of(code)->setup(arena, size, BENCH_DEFAULT_SEED);
+}
+
+static void bench_run(const void *code, void *arena, uint32_t size)
+{
+    desc_of(code)->run(arena, size);
+}
+
+static uint64_t bench_checksum(const void *code, const void *arena, uint32_t size)
+{
+    return desc_of(code)->checksum(arena, size);
+}
+
+static uint64_t bench_work(const void *code, uint32_t size)
+{
+    return desc_of(code)->work(size);
+}
+
+static const struct select_workload bench_workload = {
+    .mem_bytes = bench_mem_bytes,
+    .setup = bench_setup,
+    .run = bench_run,
+    .checksum = bench_checksum,
+    .work = bench_work,
+    .agrees = NULL, /* equal checksums */
+};
+
 struct dispatch_entry {
     const struct bench_desc *desc; /* NULL until dispatch_select */
     struct select_result selection;
 };
 
 static struct dispatch_entry *dispatch_table;
+static uint32_t usable_features;
 static uint32_t eligible_levels;
 static uint32_t missing_features;
 static int forced_level = -1; /* FLUID_TEST_ONLY_VARIANT's level, when eligible */
@@ -54,13 +96,12 @@ void dispatch_init(uint32_t usable)
     if (variant_levels[0].features != 0)
         panic("variant table: level 0 (%s) needs features 0x%x; it must be the generic fallback",
               variant_levels[0].name, variant_levels[0].features);
+    usable_features = usable;
     for (l = 0; l < variant_level_count; l++) {
-        uint32_t lacking = variant_levels[l].features & ~usable;
-
-        if (lacking)
-            missing_features |= lacking;
-        else
+        if (dispatch_runs(variant_levels[l].features))
             eligible_levels |= 1u << l;
+        else
+            missing_features |= variant_levels[l].features & ~usable;
     }
     if (only) {
         int wanted = level_index(only);
@@ -72,6 +113,11 @@ void dispatch_init(uint32_t usable)
     }
     dispatch_table = kmalloc(bench_registry_count * sizeof(*dispatch_table));
     memset(dispatch_table, 0, bench_registry_count * sizeof(*dispatch_table));
+}
+
+int dispatch_runs(uint32_t features)
+{
+    return (features & ~usable_features) == 0;
 }
 
 uint32_t dispatch_missing(void)
@@ -104,7 +150,7 @@ static const struct variant_row *row_of(const char *name)
 static void add_candidate(struct select_result *s, const char *variant, const struct bench_desc *d)
 {
     s->candidates[s->count].variant = variant;
-    s->candidates[s->count].desc = d;
+    s->candidates[s->count].code = d;
     s->count++;
 }
 
@@ -134,9 +180,10 @@ void dispatch_select(uint32_t i, uint32_t size)
 {
     struct dispatch_entry *d = &dispatch_table[i];
 
+    d->selection.workload = &bench_workload;
     candidates(&bench_registry[i], &d->selection);
     select_measure(bench_registry[i].name, size, forced_level >= 0, &d->selection);
-    d->desc = d->selection.candidates[d->selection.chosen].desc;
+    d->desc = desc_of(d->selection.candidates[d->selection.chosen].code);
 }
 
 const struct bench_desc *dispatch_bench(uint32_t i)

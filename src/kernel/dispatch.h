@@ -13,6 +13,11 @@
  * generic always is. Allocates the table: call after the heap is up. */
 void dispatch_init(uint32_t usable);
 
+/* Whether this CPU runs code needing the CPU_FEAT_* `features` (CPUID
+ * reports them and their register state is enabled): the one rule for
+ * every variant table (variant_table.h, infer_variants.h). */
+int dispatch_runs(uint32_t features);
+
 /* CPU_FEAT_* bits some variant built into the image needs and this CPU
  * lacks (those variants are never run). */
 uint32_t dispatch_missing(void);

@@ -23,6 +23,13 @@ static inline void outb(uint16_t port, uint8_t v)
     __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/* A 16-bit write: devices with a 16-bit register (QEMU's fw_cfg selector)
+ * take the whole value in one OUT. */
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
 static inline void io_wait(void)
 {
     outb(IO_POST_PORT, 0);

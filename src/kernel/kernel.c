@@ -1,10 +1,12 @@
 /* kernel_main: brings the machine up in dependency order, reports how it
- * booted, checks the heap, runs the benchmarks, checks that the boot
+ * booted, checks the heap, runs the workload the boot command line names
+ * (the benchmarks by default, or text generation), checks that the boot
  * modules are as loaded and ends the run. */
 #include <stdint.h>
 
 #include "bench_run.h"
 #include "boot_info.h"
+#include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
 #include "dispatch.h"
@@ -13,6 +15,7 @@
 #include "fpu.h"
 #include "gdt.h"
 #include "idt.h"
+#include "infer_run.h"
 #include "jitlink.h"
 #include "klib.h"
 #include "kprintf.h"
@@ -143,6 +146,8 @@ static void print_summary(const struct boot_info *bi, const struct cpu_info *ci,
     }
     kprintf("\nmemory: %u KiB usable\n", mem_kib);
     print_modules(CONSOLE_ALL, 0);
+    if (cmdline_text()[0])
+        kprintf("cmdline: %s\n", cmdline_text());
     kprintf("variants: %s among", dispatch_mode());
     print_levels(CONSOLE_ALL, dispatch_eligible(), 0);
     kprintf(" (built for %s", tag);
@@ -192,6 +197,7 @@ void kernel_main(const struct boot_info *bi)
     check_handoff(bi, hdr);
     module_init(bi);
     print_banner();
+    cmdline_init();
 
     cpu_detect(&ci);
     usable = fpu_init(&ci);
@@ -220,9 +226,16 @@ void kernel_main(const struct boot_info *bi)
 
     test_hooks_run();
     mem_selftest();
-    bench_run_all();
-    if (jitlink_run)
-        jitlink_run(usable);
+    if (cmdline_options()->workload == CMDLINE_WORKLOAD_INFER) {
+        if (!infer_run)
+            panic("workload=infer: this kernel was linked without the inference workload "
+                  "(the manifest's kernel_infer_ir)");
+        infer_run(cmdline_options()->infer_logits);
+    } else {
+        bench_run_all();
+        if (jitlink_run)
+            jitlink_run(usable);
+    }
     module_check_intact();
     kernel_exit_ok();
 }

@@ -4,9 +4,10 @@
  * slower than generic code. So, like Linux choosing its RAID-6 and XOR
  * routines at boot (raid6_select_algo, calibrate_xor_blocks) or FFTW's
  * planner, the kernel times every variant the CPU can run, on the CPU
- * itself, and keeps the fastest, per benchmark.
+ * itself, and keeps the fastest, per workload: each benchmark, and the
+ * inference engine's forward pass (struct select_workload).
  *
- * For one benchmark (sizes never above the real run's):
+ * For one workload (sizes never above the real run's):
  *   1. Probe size. The reference (generic) runs at a size doing
  *      1/SELECT_PROBE_DIVISOR of the real run's work, grown until a run
  *      takes a measurable time; from its cycles per unit of work comes the
@@ -28,10 +29,11 @@
  *      Rounds stop once the timed runs have taken SELECT_TRIAL_BUDGET_US
  *      per candidate (at least SELECT_MIN_RUNS, at most SELECT_MAX_RUNS).
  *      A candidate's figure is its fastest run at the trial size.
- *   5. A candidate whose checksum differs from the reference's (at either
- *      size) is dropped and reported: all variants are the same C and must
- *      compute the same result. The fastest remaining candidate wins (the
- *      earlier, more conservative one on a tie); the reference always
+ *   5. A candidate whose result disagrees with the reference's (at either
+ *      size: another checksum, or what the workload's own comparison
+ *      refuses) is dropped and reported: all variants are the same C and
+ *      must compute the same result. The fastest remaining candidate wins
+ *      (the earlier, more conservative one on a tie); the reference always
  *      remains. */
 #include <stdint.h>
 
@@ -44,12 +46,12 @@
 #include "test_hooks.h"
 #include "timer.h"
 
-/* Runs once per benchmark at boot, outside what it times: small code
+/* Runs once per workload at boot, outside what it times: small code
  * matters more than fast code here (the seed layout's kernel must fit below
  * 0x7C00). */
 #pragma clang attribute push(__attribute__((minsize)), apply_to = function)
 
-#define ARENA_ALIGN 64            /* bench.h: arenas are 64-byte aligned */
+#define ARENA_ALIGN 64            /* select.h: arenas are 64-byte aligned */
 #define SELECT_PROBE_DIVISOR 64u  /* the first probe does this fraction of the real run's work */
 #define SELECT_PROBE_ROUNDS 3u    /* reference probes at growing sizes, at most */
 #define SELECT_PROBE_MIN_SHARE 8u /* a probe run shorter than 1/8 of the target is grown */
@@ -66,18 +68,25 @@ static uint64_t us_to_cycles(uint32_t us)
     return kmuldiv64(tsc_hz(), us, US_PER_S);
 }
 
+/* Candidate `c`'s work at `size`. */
+static uint64_t work_of(const struct select_result *r, const struct select_candidate *c, uint32_t size)
+{
+    return r->workload->work(c->code, size);
+}
+
 /* The largest size in [1, limit] whose run does at most `work` units
  * (work() does not shrink as the size grows); 1 if none. */
-static uint32_t size_for_work(const struct bench_desc *d, uint32_t limit, uint64_t work)
+static uint32_t size_for_work(const struct select_result *r, const struct select_candidate *c, uint32_t limit,
+                              uint64_t work)
 {
     uint32_t lo = 1, hi = limit;
 
-    if (d->work(limit) <= work)
+    if (work_of(r, c, limit) <= work)
         return limit;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo + 1) / 2;
 
-        if (d->work(mid) <= work)
+        if (work_of(r, c, mid) <= work)
             lo = mid;
         else
             hi = mid - 1;
@@ -85,44 +94,53 @@ static uint32_t size_for_work(const struct bench_desc *d, uint32_t limit, uint64
     return lo;
 }
 
-/* The size, up to `limit`, at which `d` does `cycles` worth of work at the
+/* The size, up to `limit`, at which `c` does `cycles` worth of work at the
  * rate it showed: `took` cycles for a run at `at`. */
-static uint32_t size_for_cycles(const struct bench_desc *d, uint32_t limit, uint32_t at, uint64_t took,
-                                uint64_t cycles)
+static uint32_t size_for_cycles(const struct select_result *r, const struct select_candidate *c, uint32_t limit,
+                                uint32_t at, uint64_t took, uint64_t cycles)
 {
-    uint64_t work = d->work(at) ? d->work(at) : 1;
+    uint64_t work = work_of(r, c, at) ? work_of(r, c, at) : 1;
 
-    return size_for_work(d, limit, took ? kmuldiv64(work, cycles, took) : work * SELECT_PROBE_DIVISOR);
+    return size_for_work(r, c, limit, took ? kmuldiv64(work, cycles, took) : work * SELECT_PROBE_DIVISOR);
 }
 
-/* An arena for `d` at `size`, set up with the benchmarks' common seed. */
-static void *arena_for(const struct bench_desc *d, uint32_t size)
+/* An arena for `c` at `size`, set up. */
+static void *arena_for(const struct select_result *r, const struct select_candidate *c, uint32_t size)
 {
-    void *arena = kmalloc_aligned(d->mem_bytes(size), ARENA_ALIGN);
+    void *arena = kmalloc_aligned(r->workload->mem_bytes(c->code, size), ARENA_ALIGN);
 
-    d->setup(arena, size, BENCH_DEFAULT_SEED);
+    r->workload->setup(c->code, arena, size);
     return arena;
 }
 
-static uint64_t time_run(struct select_candidate *c, void *arena, uint32_t size)
+static void run_once(const struct select_result *r, const struct select_candidate *c, void *arena,
+                     uint32_t size)
+{
+    r->workload->run(c->code, arena, size);
+}
+
+static uint64_t time_run(const struct select_result *r, struct select_candidate *c, void *arena, uint32_t size)
 {
     uint64_t start = rdtsc();
 
-    c->desc->run(arena, size);
+    run_once(r, c, arena, size);
     if (test_hooks_slow_variant(c->variant))
         test_hooks_burn(rdtsc() - start);
     return rdtsc() - start;
 }
 
 static uint32_t fitting_size(const struct select_result *r, uint32_t size);
-static void agree(struct select_result *r, struct select_candidate *c, uint64_t sum, uint32_t size);
-static uint64_t checksum_of(const struct select_candidate *c, const void *arena, uint32_t size);
+static uint64_t checksum_of(const struct select_result *r, const struct select_candidate *c, const void *arena,
+                            uint32_t size);
+static void agree(struct select_result *r, const struct arenas *a, uint32_t i, uint32_t size);
 
 /* Whether `size` does at most SELECT_KEEP_PROBE / (SELECT_KEEP_PROBE - 1)
  * times the work of `than`. */
-static int close_to(const struct bench_desc *d, uint32_t size, uint32_t than)
+static int close_to(const struct select_result *r, uint32_t size, uint32_t than)
 {
-    return d->work(size) * (SELECT_KEEP_PROBE - 1) <= d->work(than) * SELECT_KEEP_PROBE;
+    const struct select_candidate *ref = &r->candidates[0];
+
+    return work_of(r, ref, size) * (SELECT_KEEP_PROBE - 1) <= work_of(r, ref, than) * SELECT_KEEP_PROBE;
 }
 
 /* Step 1: the probe size, from runs of the reference (candidate 0). When
@@ -132,30 +150,29 @@ static int close_to(const struct bench_desc *d, uint32_t size, uint32_t than)
 static int probe_size(struct select_result *r, uint32_t size, struct arenas *a)
 {
     struct select_candidate *ref = &r->candidates[0];
-    const struct bench_desc *d = ref->desc;
     const uint64_t target = us_to_cycles(SELECT_PROBE_RUN_US);
-    uint32_t probe = size_for_work(d, size, d->work(size) / SELECT_PROBE_DIVISOR);
+    uint32_t probe = size_for_work(r, ref, size, work_of(r, ref, size) / SELECT_PROBE_DIVISOR);
     uint64_t cycles = 0, sum = 0, start;
     void *arena = NULL;
     unsigned round;
 
     for (round = 0; round < SELECT_PROBE_ROUNDS; round++) {
         kfree(arena);
-        arena = arena_for(d, probe);
-        d->run(arena, probe); /* untimed: caches, code translation */
-        sum = checksum_of(ref, arena, probe);
+        arena = arena_for(r, ref, probe);
+        run_once(r, ref, arena, probe); /* untimed: caches, code translation */
+        sum = checksum_of(r, ref, arena, probe);
         start = rdtsc();
-        d->run(arena, probe);
+        run_once(r, ref, arena, probe);
         cycles = rdtsc() - start;
         if (probe == size || cycles >= target / SELECT_PROBE_MIN_SHARE)
             break;
-        probe = size_for_cycles(d, size, probe, cycles, target); /* too short: aim at the target */
+        probe = size_for_cycles(r, ref, size, probe, cycles, target); /* too short: aim at the target */
     }
-    a->size = fitting_size(r, size_for_cycles(d, size, probe, cycles, target));
-    if (fitting_size(r, probe) == probe && close_to(d, a->size, probe) && close_to(d, probe, a->size)) {
+    a->size = fitting_size(r, size_for_cycles(r, ref, size, probe, cycles, target));
+    if (fitting_size(r, probe) == probe && close_to(r, a->size, probe) && close_to(r, probe, a->size)) {
         a->size = probe;
         a->p[0] = arena;
-        agree(r, ref, sum, probe);
+        ref->checksum = sum; /* after one run, as every other candidate's */
         ref->probe_cycles = cycles;
         return 1;
     }
@@ -167,38 +184,49 @@ static int probe_size(struct select_result *r, uint32_t size, struct arenas *a)
  * at once, take at most half of the heap's largest free block. */
 static uint32_t fitting_size(const struct select_result *r, uint32_t size)
 {
-    const struct bench_desc *d = r->candidates[0].desc;
+    const struct select_candidate *ref = &r->candidates[0];
     struct mem_stats st;
 
     mem_get_stats(&st);
-    while (size > 1 && (uint64_t)d->mem_bytes(size) * r->count > st.largest_free / 2)
-        size = size_for_work(d, size - 1, d->work(size) / 2);
+    while (size > 1 && (uint64_t)r->workload->mem_bytes(ref->code, size) * r->count > st.largest_free / 2)
+        size = size_for_work(r, ref, size - 1, work_of(r, ref, size) / 2);
     return size;
 }
 
-/* Compares candidate `c`'s checksum `sum` at `size` with the reference's
- * (candidate 0, checked first); a difference drops it. */
-static void agree(struct select_result *r, struct select_candidate *c, uint64_t sum, uint32_t size)
+static uint64_t checksum_of(const struct select_result *r, const struct select_candidate *c, const void *arena,
+                            uint32_t size)
 {
+    return test_hooks_variant_checksum(c->variant, r->workload->checksum(c->code, arena, size));
+}
+
+/* Compares candidate i's result in a->p[i] at `size` with the reference's
+ * (candidate 0, checked first, its arena a->p[0] still live): by the
+ * workload's own comparison when it has one, else by checksum. A
+ * difference drops it. */
+static void agree(struct select_result *r, const struct arenas *a, uint32_t i, uint32_t size)
+{
+    struct select_candidate *c = &r->candidates[i];
+    int same;
+
     if (c->dropped)
         return; /* keeps the checksum it was dropped for */
-    c->checksum = sum;
-    if (sum != r->candidates[0].checksum) {
+    c->checksum = checksum_of(r, c, a->p[i], size);
+    if (i == 0)
+        return;
+    if (r->workload->agrees)
+        same = r->workload->agrees(a->p[0], a->p[i], size);
+    else
+        same = c->checksum == r->candidates[0].checksum;
+    if (!same) {
         c->dropped = 1;
         c->bad_size = size;
     }
 }
 
-static uint64_t checksum_of(const struct select_candidate *c, const void *arena, uint32_t size)
-{
-    return test_hooks_variant_checksum(c->variant, c->desc->checksum(arena, size));
-}
-
-/* Candidates `from` on set up at `size`; with `run_once`, also run once
- * untimed (caches, code translation) and checksummed. Returns the TSC
- * cycles the setups took. */
-static uint64_t set_up(struct select_result *r, struct arenas *a, uint32_t size, int run_once,
-                       uint32_t from)
+/* Candidates `from` on set up at `size`; with `run`, also run once
+ * untimed (caches, code translation) and compared. Returns the TSC cycles
+ * the setups took. */
+static uint64_t set_up(struct select_result *r, struct arenas *a, uint32_t size, int run, uint32_t from)
 {
     uint64_t setup = 0;
     uint32_t i;
@@ -208,11 +236,11 @@ static uint64_t set_up(struct select_result *r, struct arenas *a, uint32_t size,
         struct select_candidate *c = &r->candidates[i];
         uint64_t start = rdtsc();
 
-        a->p[i] = arena_for(c->desc, size);
+        a->p[i] = arena_for(r, c, size);
         setup += rdtsc() - start;
-        if (run_once) {
-            c->desc->run(a->p[i], size);
-            agree(r, c, checksum_of(c, a->p[i], size), size);
+        if (run) {
+            run_once(r, c, a->p[i], size);
+            agree(r, a, i, size);
         }
     }
     return setup;
@@ -264,9 +292,9 @@ static void trial(struct select_result *r, struct arenas *a, int check)
             if (rounds > 0 && c->cycles / SELECT_PRUNE_FACTOR > best &&
                 c->probe_cycles / SELECT_PRUNE_FACTOR > probe_best)
                 continue;
-            cycles = time_run(c, a->p[i], a->size);
+            cycles = time_run(r, c, a->p[i], a->size);
             if (rounds == 0 && check)
-                agree(r, c, checksum_of(c, a->p[i], a->size), a->size);
+                agree(r, a, i, a->size);
             spent += cycles;
             c->runs++;
             if (cycles < c->cycles)
@@ -288,7 +316,29 @@ const char *select_how_name(enum select_how how)
     return "?";
 }
 
-/* One line per benchmark, on serial only: the screen keeps the boot summary
+void select_print_fields(const struct select_result *r)
+{
+    uint32_t i;
+
+    kprintf_to(CONSOLE_SERIAL, ",\"candidates\":[");
+    for (i = 0; i < r->count; i++) {
+        const struct select_candidate *c = &r->candidates[i];
+
+        kprintf_to(CONSOLE_SERIAL, "%s{\"variant\":", i ? "," : "");
+        console_write_json_string(CONSOLE_SERIAL, c->variant);
+        kprintf_to(CONSOLE_SERIAL, ",\"cycles\":%llu", (unsigned long long)c->cycles);
+        if (c->dropped && r->workload->agrees)
+            kprintf_to(CONSOLE_SERIAL, ",\"dropped\":\"%s\"", r->workload->compares);
+        else if (c->dropped)
+            kprintf_to(CONSOLE_SERIAL, ",\"dropped\":\"checksum\",\"checksum\":\"0x%016llx\"",
+                       (unsigned long long)c->checksum);
+        kprintf_to(CONSOLE_SERIAL, "}");
+    }
+    kprintf_to(CONSOLE_SERIAL, "],\"chosen_by\":\"%s\",\"trial_size\":%u,\"select_us\":%llu",
+               select_how_name(r->how), r->trial_size, (unsigned long long)tsc_cycles_to_us(r->cycles));
+}
+
+/* One line per workload, on serial only: the screen keeps the boot summary
  * and the results (each `bench` line names the variant that ran). */
 static void print_choice(const char *name, const struct select_result *r)
 {
@@ -308,15 +358,13 @@ static void print_choice(const char *name, const struct select_result *r)
 void select_measure(const char *name, uint32_t size, int forced, struct select_result *r)
 {
     const uint64_t start = rdtsc();
-    const struct bench_desc *ref;
+    const struct select_candidate *ref = &r->candidates[0];
     struct arenas a;
     uint64_t setup;
     uint32_t i, probe, trial_at, cap, fast, kept;
 
     if (r->count == 0 || r->count > SELECT_MAX_CANDIDATES)
-        panic("benchmark %s: %u variant candidates (1 to %u)", name, r->count,
-              SELECT_MAX_CANDIDATES);
-    ref = r->candidates[0].desc;
+        panic("%s: %u variant candidates (1 to %u)", name, r->count, SELECT_MAX_CANDIDATES);
     for (i = 0; i < r->count; i++)
         r->candidates[i].dropped = 0;
 
@@ -325,7 +373,7 @@ void select_measure(const char *name, uint32_t size, int forced, struct select_r
     probe = a.size;
     setup = set_up(r, &a, probe, 1, kept);
     for (i = kept; i < r->count; i++)
-        r->candidates[i].probe_cycles = time_run(&r->candidates[i], a.p[i], probe);
+        r->candidates[i].probe_cycles = time_run(r, &r->candidates[i], a.p[i], probe);
     if (kept) /* the reference's setup was not timed: count it like the others' */
         setup += setup / (r->count > 1 ? r->count - 1 : 1);
     for (i = 0; i < r->count; i++)
@@ -333,14 +381,13 @@ void select_measure(const char *name, uint32_t size, int forced, struct select_r
     fast = fastest(r);
 
     /* Step 3: the trial size. */
-    trial_at = size_for_cycles(r->candidates[fast].desc, size, probe, r->candidates[fast].probe_cycles,
+    trial_at = size_for_cycles(r, &r->candidates[fast], size, probe, r->candidates[fast].probe_cycles,
                                us_to_cycles(SELECT_TRIAL_RUN_US));
-    cap = size_for_cycles(ref, size, probe, r->candidates[0].probe_cycles,
-                          us_to_cycles(SELECT_TRIAL_REF_MAX_US));
+    cap = size_for_cycles(r, ref, size, probe, ref->probe_cycles, us_to_cycles(SELECT_TRIAL_REF_MAX_US));
     trial_at = trial_at < cap ? trial_at : cap;
-    cap = size_for_cycles(ref, size, probe, setup, us_to_cycles(SELECT_RESETUP_MAX_US));
+    cap = size_for_cycles(r, ref, size, probe, setup, us_to_cycles(SELECT_RESETUP_MAX_US));
     trial_at = fitting_size(r, trial_at < cap ? trial_at : cap);
-    if (!close_to(ref, trial_at, probe)) {
+    if (!close_to(r, trial_at, probe)) {
         tear_down(r, &a);
         set_up(r, &a, trial_at, 0, 0);
         r->trial_size = trial_at;
@@ -355,10 +402,12 @@ void select_measure(const char *name, uint32_t size, int forced, struct select_r
     for (i = 1; i < r->count; i++) {
         const struct select_candidate *c = &r->candidates[i];
 
-        if (c->dropped)
+        if (c->dropped && r->workload->agrees)
+            kprintf("select %s: variant %s disagreed with %s at n=%u: dropped\n", name, c->variant,
+                    ref->variant, c->bad_size);
+        else if (c->dropped)
             kprintf("select %s: variant %s gave checksum 0x%016llx at n=%u, %s another: dropped\n",
-                    name, c->variant, (unsigned long long)c->checksum, c->bad_size,
-                    r->candidates[0].variant);
+                    name, c->variant, (unsigned long long)c->checksum, c->bad_size, ref->variant);
     }
     r->chosen = fastest(r);
     r->how = forced ? SELECT_FORCED : r->count > 1 ? SELECT_MEASURED : SELECT_ONLY;

@@ -1,12 +1,12 @@
-/* Variant selection by measurement: which compiled variant of a benchmark
- * is fastest on the CPU the kernel runs on, found by timing each candidate
- * (select.c). */
+/* Variant selection by measurement: which compiled variant of a workload
+ * (a benchmark, the inference engine's forward pass) is fastest on the CPU
+ * the kernel runs on, found by timing each candidate (select.c). */
 #ifndef FLUID_SELECT_H
 #define FLUID_SELECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "bench.h"
 #include "variant_table.h"
 
 #define SELECT_MAX_CANDIDATES VARIANT_MAX_LEVELS
@@ -34,14 +34,33 @@
  * probe's keeps the probe's arenas. */
 #define SELECT_RESETUP_MAX_US 20000u
 
+/* What select_measure times: a workload whose candidates are the same
+ * computation compiled for different instruction sets, as functions of a
+ * problem size. `code` is a candidate's own (a benchmark's descriptor, the
+ * engine's kernels); every arena is 64-byte aligned. work() must not
+ * shrink as the size grows. */
+struct select_workload {
+    size_t (*mem_bytes)(const void *code, uint32_t size);
+    void (*setup)(const void *code, void *arena, uint32_t size);
+    void (*run)(const void *code, void *arena, uint32_t size);
+    uint64_t (*checksum)(const void *code, const void *arena, uint32_t size);
+    uint64_t (*work)(const void *code, uint32_t size); /* units of work of one run() */
+    /* Whether a candidate's result in `arena` agrees with the reference's in
+     * `reference`, both set up and run at `size` (once or more: a workload
+     * giving it must give the same result after any number of runs); NULL:
+     * when their checksums are equal. */
+    int (*agrees)(const void *reference, const void *arena, uint32_t size);
+    const char *compares; /* with agrees: what it compares ("logits"), a dropped candidate's reason */
+};
+
 struct select_candidate {
     const char *variant;           /* level name ("avx2") */
-    const struct bench_desc *desc; /* its descriptor */
+    const void *code;              /* its code, for the workload's functions */
     uint64_t cycles;               /* the fastest timed run at the trial size */
     uint64_t probe_cycles;         /* its timed run at the probe size */
     uint64_t checksum;             /* after setup and one run at the trial size */
     uint32_t runs;                 /* timed runs at the trial size */
-    int dropped;                   /* its checksum differs from the reference's... */
+    int dropped;                   /* its result disagrees with the reference's... */
     uint32_t bad_size;             /* ...at this size (`checksum` is the one it gave) */
 };
 
@@ -52,6 +71,7 @@ enum select_how {
 };
 
 struct select_result {
+    const struct select_workload *workload;
     uint32_t count;
     struct select_candidate candidates[SELECT_MAX_CANDIDATES];
     uint32_t chosen;     /* index into candidates */
@@ -60,15 +80,22 @@ struct select_result {
     uint64_t cycles;     /* TSC cycles the whole selection took */
 };
 
-/* Measures the candidates the caller put in r->candidates[0 .. r->count)
- * for benchmark `name`, whose real run is at `size`: the first one is the
- * reference whose checksum the others must match (generic, unless the
- * test build forced a single candidate), and the fallback. Sets chosen,
- * trial_size and how (SELECT_FORCED when `forced`), prints one line per
- * benchmark on serial, and one per dropped candidate on screen and serial. */
+/* Measures the candidates of r->workload the caller put in
+ * r->candidates[0 .. r->count) for the workload `name`, whose real run is
+ * at `size`: the first one is the reference whose result the others must
+ * agree with (generic, unless the test build forced a single candidate),
+ * and the fallback. Sets chosen, trial_size and how (SELECT_FORCED when
+ * `forced`), prints one line per workload on serial, and one per dropped
+ * candidate on screen and serial. */
 void select_measure(const char *name, uint32_t size, int forced, struct select_result *r);
 
 /* "measured", "only" or "forced": the FLUID-BENCH `chosen_by`. */
 const char *select_how_name(enum select_how how);
+
+/* The selection's fields of a FLUID-BENCH or FLUID-INFER line, on serial:
+ * `,"candidates":[...],"chosen_by":..,"trial_size":..,"select_us":..` with
+ * every candidate's fastest trial run, and `"dropped"` (with its checksum
+ * when compared by checksum) where it disagreed. */
+void select_print_fields(const struct select_result *r);
 
 #endif

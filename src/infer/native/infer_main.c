@@ -316,19 +316,7 @@ static int check_inputs(const struct options *o, const uint8_t *ck, size_t ck_by
     int status = infer_read_config(ck, ck_bytes, config);
     if (status == INFER_ERR_TRUNCATED || status == INFER_ERR_SIZE_MISMATCH) {
         struct infer_config c;
-        const uint8_t *h = ck;
-        int32_t fields[7];
-        for (int i = 0; i < 7; i++)
-            fields[i] = (int32_t)((uint32_t)h[4 * i] | (uint32_t)h[4 * i + 1] << 8 |
-                                  (uint32_t)h[4 * i + 2] << 16 | (uint32_t)h[4 * i + 3] << 24);
-        c.dim = fields[0];
-        c.hidden_dim = fields[1];
-        c.n_layers = fields[2];
-        c.n_heads = fields[3];
-        c.n_kv_heads = fields[4];
-        c.vocab_size = fields[5] < 0 ? -fields[5] : fields[5];
-        c.shared_classifier = fields[5] > 0;
-        c.seq_len = fields[6];
+        infer_read_header(ck, &c);
         text_str(&d, ": the file has ");
         text_u64(&d, ck_bytes);
         text_str(&d, " bytes, its header's sizes need ");

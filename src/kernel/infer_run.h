@@ -1,0 +1,19 @@
+/* The inference workload (`workload=infer` on the boot command line). */
+#ifndef FLUID_INFER_RUN_H
+#define FLUID_INFER_RUN_H
+
+#include <stdint.h>
+
+/* Generates text with the boot modules `model`, `tokenizer` and `infer`
+ * (the settings): checks them, measures the engine's variants, encodes the
+ * prompt, generates the settings' number of tokens, printing the text on
+ * screen and serial as it comes, then the first `logits` positions'
+ * FLUID-LOGITS lines (the command line's infer_logits) and one FLUID-INFER
+ * line. Any problem is a panic naming the module and the check; returns
+ * only once every token is generated.
+ * Weak: the manifest builds it with the engine (kernel_infer_ir, infer_ir,
+ * infer_table_ir); a kernel linked without them has no infer_run (its
+ * address is 0) and refuses workload=infer. */
+void infer_run(uint32_t logits) __attribute__((weak));
+
+#endif
