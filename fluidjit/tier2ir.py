@@ -95,6 +95,15 @@ def _copy(fn: irtext.Function, name: str, head: str, edit: Callable[[list[str]],
     return irtext.Function(name, head, fn.params, tail, edit(fn.body)).text()
 
 
+def _noinline(text: irtext.Module, fn: irtext.Function) -> bool:
+    """Whether the source keeps ``fn`` out of line (``noinline``, on its header or in its
+    attribute groups): such a function stays a call of its own (forward.c's matrix-vector
+    product, a function the kernel's JIT link may replace)."""
+    groups = fn.attribute_groups()
+    return " noinline" in f" {fn.tail}" or any(
+        line.split(" ", 2)[1] in groups and " noinline " in line for line in text.attributes)
+
+
 def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract: bool,
           linkage: str = "", extra: tuple[str, ...] = (), inline_tuned: bool = False) -> str:
     """Module text defining each ``@entry`` (with ``linkage``) as the body of function
@@ -115,7 +124,7 @@ def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract
     for ref, fn in text.functions.items():
         if ref not in reach:
             continue
-        inline = inline_tuned and ref in tuned_only
+        inline = inline_tuned and ref in tuned_only and not _noinline(text, fn)
         if ref in tuned_only:
             head = irtext.set_linkage(fn.head, "internal")
         else:
