@@ -95,13 +95,23 @@ def _copy(fn: irtext.Function, name: str, head: str, edit: Callable[[list[str]],
     return irtext.Function(name, head, fn.params, tail, edit(fn.body)).text()
 
 
-def _noinline(text: irtext.Module, fn: irtext.Function) -> bool:
-    """Whether the source keeps ``fn`` out of line (``noinline``, on its header or in its
-    attribute groups): such a function stays a call of its own (forward.c's matrix-vector
-    product, a function the kernel's JIT link may replace)."""
-    groups = fn.attribute_groups()
-    return " noinline" in f" {fn.tail}" or any(
-        line.split(" ", 2)[1] in groups and " noinline " in line for line in text.attributes)
+def _inlinable(text: irtext.Module, fn: irtext.Function, cpu: TargetCpu) -> irtext.Function:
+    """``fn`` with ``noinline`` dropped: each attribute group of its header that holds it
+    written out in place (retargeted, as the groups the module keeps are). The source keeps
+    such a function out of line for its own builds (forward.c's matrix-vector product, which
+    the kernel's JIT link may replace); a clone that inlines the tuned code into the function
+    it specialises gives each call its own constants instead."""
+    groups = {line.split(" ", 2)[1]: line for line in text.attributes}
+
+    def written_out(match: re.Match[str]) -> str:
+        line = groups.get(match.group(0), "")
+        if " noinline " not in line:
+            return match.group(0)
+        body = retarget(line, cpu).split("{", 1)[1].rsplit("}", 1)[0]
+        return " ".join(word for word in body.split(" ") if word and word != "noinline")
+
+    tail = _ATTRIBUTE_GROUP.sub(written_out, fn.tail.replace(" noinline ", " "))
+    return irtext.Function(fn.name, fn.head, fn.params, tail, fn.body)
 
 
 def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract: bool,
@@ -124,7 +134,9 @@ def build(mod: FluidModule, entries: dict[str, str], cpu: TargetCpu, fp_contract
     for ref, fn in text.functions.items():
         if ref not in reach:
             continue
-        inline = inline_tuned and ref in tuned_only and not _noinline(text, fn)
+        inline = inline_tuned and ref in tuned_only
+        if inline:
+            fn = _inlinable(text, fn, cpu)
         if ref in tuned_only:
             head = irtext.set_linkage(fn.head, "internal")
         else:
