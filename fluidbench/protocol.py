@@ -133,8 +133,8 @@ JIT_CPUID_REGS = 8  # u32[4] regs
 JIT_CPUID_FORMAT = '<II16s'  # struct module format of the whole structure
 JIT_CPUID_FIELDS = ('leaf', 'subleaf', 'regs')
 
-# HELLO payload (kernel to host): what the host compiles for and where the code may go.
-JIT_HELLO_SIZE = 184  # bytes of jit_hello
+# HELLO payload (kernel to host): what the host compiles for, where the code may go and which functions the slots hold.
+JIT_HELLO_SIZE = 248  # bytes of jit_hello
 JIT_HELLO_BUILD_ID = 0  # u32 build_id
 JIT_HELLO_ARENA_ADDR = 4  # u32 arena_addr
 JIT_HELLO_ARENA_BYTES = 8  # u32 arena_bytes
@@ -145,9 +145,11 @@ JIT_HELLO_CR4 = 24  # u32 cr4
 JIT_HELLO_LEAF_COUNT = 28  # u32 leaf_count
 JIT_HELLO_XCR0 = 32  # u64 xcr0
 JIT_HELLO_LEAVES = 40  # jit_cpuid[6] leaves
+JIT_HELLO_SLOTS = 184  # u32[16] slots
 JIT_CPUID_LEAVES = 6  # elements of leaves
-JIT_HELLO_FORMAT = '<IIIIIIIIQ144s'  # struct module format of the whole structure
-JIT_HELLO_FIELDS = ('build_id', 'arena_addr', 'arena_bytes', 'bench_count', 'tsc_khz', 'usable', 'cr4', 'leaf_count', 'xcr0', 'leaves')
+JIT_MAX_SLOTS = 16  # elements of slots
+JIT_HELLO_FORMAT = '<IIIIIIIIQ144s64s'  # struct module format of the whole structure
+JIT_HELLO_FIELDS = ('build_id', 'arena_addr', 'arena_bytes', 'bench_count', 'tsc_khz', 'usable', 'cr4', 'leaf_count', 'xcr0', 'leaves', 'slots')
 
 # WELCOME payload (host to kernel).
 JIT_WELCOME_SIZE = 8  # bytes of jit_welcome
