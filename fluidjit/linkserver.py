@@ -102,6 +102,8 @@ class FunctionRecord:
     digest: str | None = None
     fault: str | None = None
     latency_ms: float | None = None
+    t_profile: float | None = None  # seconds from the server's start: this PROFILE's arrival
+    t_swap: float | None = None  # and the kernel's report that the slot holds the new code
     cycles_before: int | None = None
     cycles_after: int | None = None
     speedup: float | None = None
@@ -163,6 +165,7 @@ class Session:
         self.after_reply: Any = None  # work to start once the reply is on its way
         self.garbage_in = 0
         self.started = time.time()
+        self.clock0 = time.monotonic()
 
     def warm_up(self) -> None:
         """One small compile, so the first real one does not pay for LLVM's start."""
@@ -223,7 +226,8 @@ class Session:
         m = linkproto.parse_profile(frame.payload)
         earlier = [r for r in self.functions if r.slot == m["slot"]]
         rec = FunctionRecord(m["name"], m["slot"], m["variant"], f"0x{m['fn_addr']:08x}", m["size"],
-                             m["calls"], m["cycles"], round=len(earlier) + 1, received=received)
+                             m["calls"], m["cycles"], round=len(earlier) + 1, received=received,
+                             t_profile=round(received - self.clock0, 4))
         self.functions.append(rec)
         self.by_slot[rec.slot] = rec
         why = self._decline_reason(m, rec)
@@ -401,6 +405,7 @@ class Session:
             return
         if v["event"] == "swap":
             rec.latency_ms = round((received - rec.received) * 1e3, 1)
+            rec.t_swap = round(received - self.clock0, 4)
             log(f"{rec.benchmark}.run: new code running in the guest {rec.latency_ms:.0f} ms after "
                 "its profile")
             return
@@ -652,7 +657,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", default=None, type=_candidates, metavar="LIST",
                    help=f"compile strategies to try per function, one per round, as "
                         f"<boot|guest>-<fold|o1|o2|o3|none>[+spec][+br] (default auto: boot-fold, "
-                        f"guest-o1+spec, boot-o1+spec, each +br where vector selects can become "
+                        f"boot-fold+spec, guest-o1+spec, each +br where vector selects can become "
                         f"branches; the kernel asks {P.JIT_MAX_ROUNDS} times at most)")
     p.add_argument("--no-specialize", action="store_true", help="no value specialisation")
     p.add_argument("--no-precompile", action="store_true",

@@ -22,9 +22,9 @@ own measurement decides. A strategy is written ``<target>-<pipeline>[+spec][+br]
 The default plan (``auto``), per function: ``boot-fold`` (the boot
 choice's code, recompiled without frame pointer: it needs no profile, so
 the link server compiles it after HELLO and the first PATCH goes out as the
-first PROFILE arrives), ``guest-o1+spec`` (the guest's CPU, LLVM's O1 over
-the specialised body: loops simplified for their known trip counts) and
-``boot-fold+spec`` (the boot choice's loops with the constants folded in);
+first PROFILE arrives), ``boot-fold+spec`` (the boot choice's loops with
+the constants folded in) and ``guest-o1+spec`` (the guest's CPU, LLVM's O1
+over the specialised body: loops simplified for their known trip counts);
 each ``+br`` where the function has selects unselect.py puts behind
 branches.
 """
@@ -89,6 +89,6 @@ def plan(chosen: list[Strategy] | None, branch_sites: int, rounds: int) -> list[
     branches (kernelir.KernelIR.branch_sites)."""
     if chosen is None:
         br = branch_sites > 0
-        chosen = [Strategy("boot", "fold", branches=br), Strategy("guest", "o1", True, br),
-                  Strategy("boot", "fold", True, br)]
+        chosen = [Strategy("boot", "fold", branches=br), Strategy("boot", "fold", True, br),
+                  Strategy("guest", "o1", True, br)]
     return chosen[:rounds]

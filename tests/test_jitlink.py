@@ -123,7 +123,7 @@ def test_strategies_and_the_default_plan() -> None:
     assert Strategy.parse("boot-none").passes is None and Strategy.parse("boot-fold").passes == "fold"
     assert parse_list("auto") is None
     names = [x.name for x in plan(None, 0, P.JIT_MAX_ROUNDS)]
-    assert names == ["boot-fold", "guest-o1+spec", "boot-fold+spec"][:P.JIT_MAX_ROUNDS]
+    assert names == ["boot-fold", "boot-fold+spec", "guest-o1+spec"][:P.JIT_MAX_ROUNDS]
     assert all(x.branches for x in plan(None, 2, P.JIT_MAX_ROUNDS))
     assert not plan(None, 0, 3)[0].spec  # the first needs no profile: compiled after HELLO
     assert [x.name for x in plan(parse_list("boot-o2,guest-o3,boot-none,boot-o1"), 0, 3)] == \
