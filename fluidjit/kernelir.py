@@ -27,11 +27,11 @@ boot choice's own (``cpu=None``: each function keeps the CPU, tuning and
 features it was built with; the guard gets the function's). Without FMA in
 the original's own features, ``llvm.fmuladd`` is split into a multiply and
 an add (tier2ir.uncontract), so no fused multiply-add changes a result's
-rounding. Patch code keeps no frame pointer: on i386 that frees EBP, a
-seventh register for the allocator (the kernel keeps frame pointers for its
-backtraces; a patch is a leaf of the JIT's making). ``branches``: vector
-selects whose rare side is floating-point work go behind a branch
-(unselect.py).
+rounding. Patch code keeps no frame pointer (unless asked to): on i386
+that frees EBP, a seventh register for the allocator, where the kernel keeps
+frame pointers for its backtraces; under TCG a spill is a softmmu memory
+access of about ten host instructions. ``branches``: vector selects whose
+rare side is floating-point work go behind a branch (unselect.py).
 """
 
 from __future__ import annotations
@@ -161,11 +161,13 @@ class KernelIR:
                    if ref == source or ref in copied)
 
     def patch(self, name: str, entry: str, cpu: TargetCpu | None,
-              values: dict[int, int] | None = None, branches: bool = False) -> PatchSource:
+              values: dict[int, int] | None = None, branches: bool = False,
+              frame_pointer: bool = False) -> PatchSource:
         """The patch module replacing function ``name``: compiled for ``cpu`` (None: the targets
         the kernel's functions were built for), specialised for ``values`` (integer argument
-        position -> the value it always had), with ``branches`` (unselect.py). Raises JitError
-        when ``name`` is not a function of the kernel."""
+        position -> the value it always had), with ``branches`` (unselect.py), with the
+        kernel's frame pointers if ``frame_pointer`` (else none). Raises JitError when ``name``
+        is not a function of the kernel."""
         text = self.text
         source = self.token(name)
         if source is None:
@@ -196,11 +198,15 @@ class KernelIR:
             elif ref in extern:
                 globals_.append(_external(line))
         target = tier2ir.target_attributes(cpu) if cpu else self.target_of(name)
-        functions.append(_guard(fn, entry, source, params, ints, spec, target))
+        kernel_frame = _FRAME_POINTER.search(self._attributes_of(name))
+        frame = kernel_frame.group(0) if frame_pointer and kernel_frame else NO_FRAME_POINTER
+        functions.append(_guard(fn, entry, source, params, ints, spec, f"{frame} {target}"))
         code = [*functions, *declared, *text.declarations.values()]
         groups = {g for item in code for g in tier2ir._ATTRIBUTE_GROUP.findall(item)}
-        attributes = [_FRAME_POINTER.sub(NO_FRAME_POINTER, _retarget(a, cpu) if cpu else a)
+        attributes = [_retarget(a, cpu) if cpu else a
                       for a in text.attributes if a.split(" ", 2)[1] in groups]
+        if not frame_pointer:
+            attributes = [_FRAME_POINTER.sub(NO_FRAME_POINTER, a) for a in attributes]
         preamble = [line for line in text.preamble if not line.startswith(("$", "source_filename"))]
         module = "\n".join([*preamble, *globals_, *code, *attributes, *text.metadata, ""])
         return PatchSource(module, entry, name, spec, fp_contract)
@@ -231,8 +237,8 @@ def _external(line: str) -> str:
 
 def _guard(fn: irtext.Function, entry: str, source: str, params: list[str], ints: dict[int, int],
            spec: tuple[tuple[int, int], ...], target: str) -> str:
-    """The patch's entry, compiled for ``target`` (function attributes naming a CPU and its
-    features, the body's: it is inlined there): the specialised body when every specialised
+    """The patch's entry, with the function attributes ``target`` (its frame pointer, CPU and
+    features: the body's, which is inlined there): the specialised body when every specialised
     argument has its value, else the kernel's own function ``source``."""
     ret = fn.head.split()[-1]
     types = [p.split(" ", 1)[0] for p in params]
@@ -244,7 +250,7 @@ def _guard(fn: irtext.Function, entry: str, source: str, params: list[str], ints
             return [f"  call void @{callee}({arglist}){attrs}", "  ret void"]
         return [f"  {result} = call {ret} @{callee}({arglist}){attrs}", f"  ret {ret} {result}"]
 
-    attrs = f'nounwind {NO_FRAME_POINTER} {target}'
+    attrs = f"nounwind {target}"
     lines = [f"define {ret} @{token_of(entry)}("
              + ", ".join(f"{t} {a}" for t, a in zip(types, args, strict=True)) + f") {attrs} {{", "entry:"]
     if not spec:

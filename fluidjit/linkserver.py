@@ -316,7 +316,8 @@ class Session:
 
         cpu = self.cpu if job.strategy.target == "guest" else None
         start = time.monotonic()
-        source = self.kir.patch(job.function, ENTRY, cpu, job.values, branches=job.strategy.branches)
+        source = self.kir.patch(job.function, ENTRY, cpu, job.values, branches=job.strategy.branches,
+                                frame_pointer=self.args.frame_pointer)
         obj = self.compiler.compile(source.text, PATCH_TRIPLE, self.cpu, self.args.codegen,
                                     job.strategy.passes, reloc="static",
                                     llvm_options=tuple(self.args.llvm_option))
@@ -656,10 +657,13 @@ def _parser() -> argparse.ArgumentParser:
                    "patch compiled afresh)")
     p.add_argument("--candidates", default=None, type=_candidates, metavar="LIST",
                    help=f"compile strategies to try per function, one per round, as "
-                        f"<boot|guest>-<fold|o1|o2|o3|none>[+spec][+br] (default auto: boot-fold, "
+                        f"<boot|guest>-<fold|o1|o2|o3|none>[+spec][+br] (default auto: boot-none, "
                         f"boot-fold+spec, guest-o1+spec, each +br where vector selects can become "
                         f"branches; the kernel asks {P.JIT_MAX_ROUNDS} times at most)")
     p.add_argument("--no-specialize", action="store_true", help="no value specialisation")
+    p.add_argument("--frame-pointer", action="store_true",
+                   help="keep the kernel's frame pointers in patch code (default: none, one more "
+                        "register on i386)")
     p.add_argument("--no-precompile", action="store_true",
                    help="compile each candidate when its PROFILE arrives (not after HELLO, nor from "
                         "the round before's profile)")

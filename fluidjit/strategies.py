@@ -19,14 +19,14 @@ own measurement decides. A strategy is written ``<target>-<pipeline>[+spec][+br]
   branch (unselect.py): under an emulator that computes each vector lane in
   software, not doing that work is most of the gain.
 
-The default plan (``auto``), per function: ``boot-fold`` (the boot
-choice's code, recompiled without frame pointer: it needs no profile, so
-the link server compiles it after HELLO and the first PATCH goes out as the
-first PROFILE arrives), ``boot-fold+spec`` (the boot choice's loops with
-the constants folded in) and ``guest-o1+spec`` (the guest's CPU, LLVM's O1
-over the specialised body: loops simplified for their known trip counts);
-each ``+br`` where the function has selects unselect.py puts behind
-branches.
+The default plan (``auto``), per function: ``boot-none`` (the boot
+choice's own optimised IR, code generation only, without frame pointer: it
+needs no profile, so the link server compiles it after HELLO and the first
+PATCH goes out as the first PROFILE arrives), ``boot-fold+spec`` (the boot
+choice's loops with the constants folded in) and ``guest-o1+spec`` (the
+guest's CPU, LLVM's O1 over the specialised body: loops simplified for
+their known trip counts); each ``+br`` where the function has selects
+unselect.py puts behind branches.
 """
 
 from __future__ import annotations
@@ -89,6 +89,6 @@ def plan(chosen: list[Strategy] | None, branch_sites: int, rounds: int) -> list[
     branches (kernelir.KernelIR.branch_sites)."""
     if chosen is None:
         br = branch_sites > 0
-        chosen = [Strategy("boot", "fold", branches=br), Strategy("boot", "fold", True, br),
+        chosen = [Strategy("boot", "none", branches=br), Strategy("boot", "fold", True, br),
                   Strategy("guest", "o1", True, br)]
     return chosen[:rounds]

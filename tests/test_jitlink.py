@@ -123,7 +123,7 @@ def test_strategies_and_the_default_plan() -> None:
     assert Strategy.parse("boot-none").passes is None and Strategy.parse("boot-fold").passes == "fold"
     assert parse_list("auto") is None
     names = [x.name for x in plan(None, 0, P.JIT_MAX_ROUNDS)]
-    assert names == ["boot-fold", "boot-fold+spec", "guest-o1+spec"][:P.JIT_MAX_ROUNDS]
+    assert names == ["boot-none", "boot-fold+spec", "guest-o1+spec"][:P.JIT_MAX_ROUNDS]
     assert all(x.branches for x in plan(None, 2, P.JIT_MAX_ROUNDS))
     assert not plan(None, 0, 3)[0].spec  # the first needs no profile: compiled after HELLO
     assert [x.name for x in plan(parse_list("boot-o2,guest-o3,boot-none,boot-o1"), 0, 3)] == \
@@ -191,7 +191,8 @@ def test_own_relocation_gives_ld_lld_bytes(built_tree: Path) -> None:
 def test_strategies_compile_the_kernels_functions(built_tree: Path) -> None:
     """On the real kernel: physics_step's run() has selects to put behind branches, matrix_mul's
     has none; a ``boot`` patch keeps the kernel's targets, a ``guest`` one gets the guest's; no
-    patch keeps a frame pointer; every strategy of the auto plan compiles and links."""
+    patch keeps a frame pointer unless asked; every strategy of the auto plan compiles and
+    links."""
     from fluidjit.compiler import ObjectCompiler
     from fluidjit.kernelir import PATCH_TRIPLE, KernelIR
     from fluidjit.remote import KernelImage, RemoteExecutor
@@ -210,6 +211,8 @@ def test_strategies_compile_the_kernels_functions(built_tree: Path) -> None:
     assert f'"target-features"="{cpu.features}"' in guest
     for text in (boot, guest):
         assert '"frame-pointer"="none"' in text and '"frame-pointer"="all"' not in text
+    kept = kir.patch(matrix, "fluid_jit_entry", None, {1: 128}, frame_pointer=True).text
+    assert '"frame-pointer"="all"' in kept and '"frame-pointer"="none"' not in kept
     executor = RemoteExecutor(image, 0x145000, P.JIT_ARENA_BYTES)
     compiler = ObjectCompiler()
     try:
