@@ -303,7 +303,7 @@ class Session:
 
         if function not in self._plans:
             self._plans[function] = plan(self.args.candidates, self.kir.branch_sites(function),
-                                         P.JIT_MAX_ROUNDS)
+                                         self.kir.size_of(function), P.JIT_MAX_ROUNDS)
         return self._plans[function]
 
     @staticmethod

@@ -25,8 +25,11 @@ needs no profile, so the link server compiles it after HELLO and the first
 PATCH goes out as the first PROFILE arrives), ``boot-fold+spec`` (the boot
 choice's loops with the constants folded in) and ``guest-o1+spec`` (the
 guest's CPU, LLVM's O1 over the specialised body: loops simplified for
-their known trip counts); each ``+br`` where the function has selects
-unselect.py puts behind branches.
+their known trip counts), the last left out for a function whose patch is
+over LARGE_IR_LINES of IR (sha256_stream's, with its unrolled rounds: O1
+takes a second or more there, longer than the kernel takes to time the
+rounds before, so the PROFILE would wait for it); each ``+br`` where the
+function has selects unselect.py puts behind branches.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 TARGETS = ("boot", "guest")
 PIPELINES = {"fold": "fold", "o1": 1, "o2": 2, "o3": 3, "none": None}
 AUTO = "auto"
+LARGE_IR_LINES = 2000  # IR lines of a patch (KernelIR.size_of) past which LLVM's pipelines take seconds
 _NAME = re.compile(r"(?P<target>[a-z]+)-(?P<pipeline>[a-z0-9]+)(?P<flags>(?:\+[a-z]+)*)")
 
 
@@ -83,12 +87,13 @@ def parse_list(text: str) -> list[Strategy] | None:
     return [Strategy.parse(item) for item in items]
 
 
-def plan(chosen: list[Strategy] | None, branch_sites: int, rounds: int) -> list[Strategy]:
+def plan(chosen: list[Strategy] | None, branch_sites: int, ir_lines: int, rounds: int) -> list[Strategy]:
     """The strategies to offer a function, one per round (at most ``rounds``): ``chosen``, or
     the ``auto`` plan for a function whose patch has ``branch_sites`` selects to put behind
-    branches (kernelir.KernelIR.branch_sites)."""
+    branches (kernelir.KernelIR.branch_sites) and ``ir_lines`` of IR (KernelIR.size_of)."""
     if chosen is None:
         br = branch_sites > 0
-        chosen = [Strategy("boot", "none", branches=br), Strategy("boot", "fold", True, br),
-                  Strategy("guest", "o1", True, br)]
+        chosen = [Strategy("boot", "none", branches=br), Strategy("boot", "fold", True, br)]
+        if ir_lines <= LARGE_IR_LINES:
+            chosen.append(Strategy("guest", "o1", True, br))
     return chosen[:rounds]

@@ -122,11 +122,13 @@ def test_strategies_and_the_default_plan() -> None:
     assert (s.target, s.passes, s.spec, s.branches, s.name) == ("guest", 1, True, True, "guest-o1+spec+br")
     assert Strategy.parse("boot-none").passes is None and Strategy.parse("boot-fold").passes == "fold"
     assert parse_list("auto") is None
-    names = [x.name for x in plan(None, 0, P.JIT_MAX_ROUNDS)]
+    names = [x.name for x in plan(None, 0, 600, P.JIT_MAX_ROUNDS)]
     assert names == ["boot-none", "boot-fold+spec", "guest-o1+spec"][:P.JIT_MAX_ROUNDS]
-    assert all(x.branches for x in plan(None, 2, P.JIT_MAX_ROUNDS))
-    assert not plan(None, 0, 3)[0].spec  # the first needs no profile: compiled after HELLO
-    assert [x.name for x in plan(parse_list("boot-o2,guest-o3,boot-none,boot-o1"), 0, 3)] == \
+    assert all(x.branches for x in plan(None, 2, 600, P.JIT_MAX_ROUNDS))
+    assert not plan(None, 0, 600, 3)[0].spec  # the first needs no profile: compiled after HELLO
+    # LLVM's pipelines take seconds over a large function: not offered there.
+    assert [x.pipeline for x in plan(None, 0, 2700, 3)] == ["none", "fold"]
+    assert [x.name for x in plan(parse_list("boot-o2,guest-o3,boot-none,boot-o1"), 0, 2700, 3)] == \
         ["boot-o2", "guest-o3", "boot-none"]
 
 
@@ -216,7 +218,7 @@ def test_strategies_compile_the_kernels_functions(built_tree: Path) -> None:
     executor = RemoteExecutor(image, 0x145000, P.JIT_ARENA_BYTES)
     compiler = ObjectCompiler()
     try:
-        for strategy in plan(None, kir.branch_sites(physics), P.JIT_MAX_ROUNDS):
+        for strategy in plan(None, kir.branch_sites(physics), kir.size_of(physics), P.JIT_MAX_ROUNDS):
             source = kir.patch(physics, "fluid_jit_entry", cpu if strategy.target == "guest" else None,
                                {1: 4096} if strategy.spec else {}, branches=strategy.branches)
             assert (".slow" in source.text) == strategy.branches
