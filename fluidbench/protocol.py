@@ -102,10 +102,10 @@ JIT_PATCH_TIMEOUT_MS = 1500  # how long the kernel keeps running the old code af
 JIT_FRAME_TIMEOUT_MS = 100  # the longest gap between two bytes of one frame the kernel waits out (the host sends a frame in one piece); a longer stall drops the frame
 JIT_SEND_TIMEOUT_MS = 100  # how long the kernel waits for room in the UART's transmitter per frame
 JIT_SILENT_LIMIT = 2  # requests in a row left unanswered within their timeout after which the kernel stops using the link
-JIT_KEEP_MARGIN_PERCENT = 2  # a patch is kept only when its median timed call is at least this much faster than the old code's
+JIT_KEEP_MARGIN_PERCENT = 2  # a patch is kept only when its call in the median pair (of old and new calls timed in turn) is at least this much faster than the old code's
 JIT_PROFILED_CALLS = 2  # profiled calls of the old code before its PROFILE; also the untimed calls of each of the old and the new code, on fresh arenas, before they are timed
 JIT_MAX_ROUNDS = 3  # PATCHes one function may get: after a verdict the kernel profiles the code its slot holds and offers it again, until the host declines or this many rounds
-JIT_TIMED_CALLS = 5  # timed calls of each of the old and the new code at least, interleaved, before the verdict (the median of each counts)
+JIT_TIMED_CALLS = 5  # timed calls of each of the old and the new code at least, interleaved in pairs, before the verdict (the pair with the median new/old ratio counts)
 JIT_TIMED_BUDGET_MS = 200  # more timed pairs while the old code's timed calls took less than this in all (short functions get more samples)
 JIT_TIMED_MAX_CALLS = 31  # timed calls of each side at most; the count is always odd
 JIT_HEADER_SIZE = 16  # bytes of jit_header
@@ -377,8 +377,8 @@ LINES: dict[str, dict[str, Any]] = {
             'event': {'type': 'string', 'required': True, 'enum': ('hello', 'profile', 'patch', 'swap', 'kept', 'reverted', 'refused', 'declined', 'silent', 'confirmed', 'unconfirmed', 'bye'), 'pattern': None, 'by': '', 'doc': "hello: the link's state at start; profile: a PROFILE sent; patch: a PATCH verified and copied; swap: the slot holds the new code; kept, reverted: the verdict; refused: a PATCH failed a check, nothing changed; declined: the host sent no patch; silent: no answer in time; confirmed, unconfirmed: after its rounds, the code a slot kept against the boot choice, timed afresh (unconfirmed: slower, the boot choice is back); bye: the kernel is done with the link"},
             'function': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'all but hello, bye', 'doc': "the slot's function, `<benchmark>.run`"},
             'variant': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'profile', 'doc': 'the variant the kernel chose at boot, whose run() is profiled'},
-            'cycles_before': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the old code's (confirmed, unconfirmed: the boot choice's) median timed call (`JIT_TIMED_CALLS` to `JIT_TIMED_MAX_CALLS` of them), TSC cycles"},
-            'cycles_after': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the new code's median of as many calls, interleaved with the old code's"},
+            'cycles_before': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the old code's (confirmed, unconfirmed: the boot choice's) call in the median pair: of `JIT_TIMED_CALLS` to `JIT_TIMED_MAX_CALLS` interleaved pairs of timed calls, the one whose new/old ratio is the median; TSC cycles"},
+            'cycles_after': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the new code's call in that pair"},
             'checksum_before': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the benchmark's checksum after the old code's calls"},
             'checksum_after': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': 'the checksum after as many calls of the new code'},
             'host': {'type': 'boolean', 'required': False, 'enum': None, 'pattern': None, 'by': 'hello', 'doc': 'a link server answered HELLO'},
