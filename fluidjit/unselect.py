@@ -26,6 +26,7 @@ the rare side) is for the measurement to say.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fluidjit import irtext
@@ -55,7 +56,7 @@ class _Inst:
 class _Candidate:
     select: int  # index of the select in its block
     kept: str  # the operand every lane takes when the guard holds
-    mask: str
+    mask: str  # the condition's value
     lanes: int
     all_true: bool  # guard: every lane of mask is true (else: every lane false)
     cone: set[int]
@@ -68,10 +69,18 @@ def _opcode(rhs: str) -> str:
     return words[0]
 
 
+def _unquoted(line: str, edit: Callable[[str], str]) -> str:
+    """``line`` with ``edit`` applied outside its quoted strings (inline assembly's ``%0`` is not
+    a value; LLVM writes a quote inside a string as ``\\22``)."""
+    parts = line.split('"')
+    return '"'.join(edit(part) if i % 2 == 0 else part for i, part in enumerate(parts))
+
+
 def _parse(line: str) -> _Inst:
     m = _DEF.match(line)
     name, rhs = (m.group(1), m.group(2)) if m else (None, line.strip())
-    return _Inst(line, name, _opcode(rhs), [u for u in _USE.findall(rhs)])
+    uses = [u for part in rhs.split('"')[::2] for u in _USE.findall(part)]  # outside strings
+    return _Inst(line, name, _opcode(rhs), uses)
 
 
 def _pure(inst: _Inst) -> bool:
@@ -89,9 +98,13 @@ def name_locals(params: str, body: list[str]) -> tuple[str, list[str]]:
     can move: numbered values must appear in order), the entry block labelled."""
     unnamed_params = sum(1 for p in irtext.split_top_level(params) if _LOCAL.search(p.split()[-1]))
     out = [] if body and _LABEL.match(body[0]) else [f"u.{unnamed_params}:"]
+
+    def rename(text: str) -> str:
+        return _unquoted(text, lambda part: _LOCAL.sub(r"%u.\1", part))
+
     for line in body:
-        out.append(_LABEL.sub(lambda m: f"u.{m.group(1)}:", _LOCAL.sub(r"%u.\1", line)))
-    return _LOCAL.sub(r"%u.\1", params), out
+        out.append(_LABEL.sub(lambda m: f"u.{m.group(1)}:", rename(line)))
+    return rename(params), out
 
 
 def _blocks(body: list[str]) -> list[tuple[str, list[str]]]:
@@ -153,7 +166,9 @@ def _candidates(insts: list[_Inst]) -> list[_Candidate]:
         args = irtext.split_top_level(m.group(2))
         if len(args) != 3:
             continue
-        mask = args[0]
+        mask = args[0].rsplit(" ", 1)[-1]
+        if not mask.startswith("%"):  # a constant mask: nothing to decide at run time
+            continue
         ops = [a.rsplit(" ", 1)[-1] for a in args[1:]]
         best = None
         for arm, all_true in ((1, True), (0, False)):  # the rare side: false arm, then true arm
@@ -181,9 +196,11 @@ def _rewrite_block(label: str, lines: list[str], tag: int
         first_use = min((i for i, inst in enumerate(insts) if i not in moved and names & set(inst.uses)),
                         default=len(insts) - 1)
         index = {inst.name: i for i, inst in enumerate(insts) if inst.name}
+        # What moves must come before the first use of what moves, and use nothing defined
+        # after it; the guard's mask and the kept value must be there before the branch.
         bad = [c for c in cands
                if any(j >= first_use for j in c.cone | {c.select})
-               or (c.kept in index and index[c.kept] in moved)
+               or any(v in index and (index[v] in moved or index[v] >= first_use) for v in (c.kept, c.mask))
                or any(u in index and index[u] >= first_use and index[u] not in moved
                       for j in c.cone | {c.select} for u in insts[j].uses)]
         if not bad:
@@ -200,7 +217,7 @@ def _rewrite_block(label: str, lines: list[str], tag: int
             continue
         seen.add((c.mask, c.all_true))
         bits = f"%g{tag}.{k}"
-        head.append(f"  {bits}.m = bitcast <{c.lanes} x i1> {c.mask.rsplit(' ', 1)[-1]} to i{c.lanes}")
+        head.append(f"  {bits}.m = bitcast <{c.lanes} x i1> {c.mask} to i{c.lanes}")
         head.append(f"  {bits} = icmp eq i{c.lanes} {bits}.m, {-1 if c.all_true else 0}")
         guards.append(bits)
     guard = guards[0]

@@ -70,6 +70,7 @@ def rewritten(module_text: str) -> tuple[str, int]:
 def engine() -> llvm.ExecutionEngine:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()  # inline assembly
     target = llvm.Target.from_default_triple().create_target_machine()
     return llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
 
@@ -114,6 +115,16 @@ def test_results_are_bit_identical(engine: llvm.ExecutionEngine, outside: int) -
         runs.append((struct.pack(f"{n}f", *pa), struct.pack(f"{n}f", *va)))
     assert runs[0] == runs[1]
     assert (runs[0][0] != struct.pack(f"{n}f", *p)) == (outside > 0)
+
+
+def test_inline_assembly_operands_are_not_values(engine: llvm.ExecutionEngine) -> None:
+    """``%0`` inside an inline-assembly string names an operand, not a value: renaming the
+    function's numbered values leaves it alone."""
+    asm = '  call void asm sideeffect "# %0 %1", "r,r,~{dirflag}"(i32 %4, i32 %n)\n'
+    with_asm = BOUNCE.replace("  %5 = getelementptr", asm + "  %5 = getelementptr")
+    text, splits = rewritten(with_asm)
+    assert splits == 1 and '"# %0 %1"' in text
+    compiled(engine, text, "with_asm")
 
 
 def test_nothing_to_gain_is_left_alone() -> None:
