@@ -11,6 +11,7 @@
 
 #define UART_COM1 0x3F8
 #define UART_COM2 0x2F8
+#define UART_COM2_IRQ 3 /* PC/AT wiring: COM2 (and COM4) raise IRQ 3 */
 
 /* Programs the UART at `base` for 115200 baud, 8 data bits, no parity, 1
  * stop bit, FIFOs on, no interrupts, and checks in loopback that a UART

@@ -59,7 +59,6 @@
 #define CRC32_POLY 0xEDB88320u /* IEEE 802.3, reflected */
 #define PERCENT 100u
 #define RATIO_ONE 65536u /* new/old call times in 16.16 fixed point */
-#define UART_COM2_IRQ 3  /* PC/AT: COM2 (and COM4) on IRQ 3 */
 #define WAKE_TICK_HZ 1000 /* a halted receive rechecks its deadline this often */
 
 /* The code arena: patches are copied here and nowhere else. In the BSS, so
