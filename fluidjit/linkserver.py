@@ -477,7 +477,20 @@ class Session:
             log(f"report: {self.args.report}")
 
 
+# Set once the server is ending: a SIGTERM then no longer interrupts it, so its report is
+# written. (Installing SIG_IGN instead would not do: signal.signal() first runs the handler of a
+# SIGTERM already pending.)
+_ending = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM ends the server (the finally blocks write the report), unless it is ending."""
+    if not _ending:
+        sys.exit(0)
+
+
 def serve(args: argparse.Namespace) -> int:
+    global _ending
     session = Session(args)
     session.warm_up()
     path = args.socket
@@ -507,7 +520,10 @@ def serve(args: argparse.Namespace) -> int:
         raise
     finally:
         # Whatever ended the run, a SIGTERM coming now (the run task stopping the server) must
-        # not cut the report short: it is what the run leaves behind.
+        # not cut the report short: it is what the run leaves behind. A plain store: no signal
+        # handler runs before it takes effect; then SIG_IGN, as the interpreter's exit would
+        # put the default action (ending the process) back in place of a Python handler.
+        _ending = True
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.close()
         for leftover in (path, f"{path}.tmp-{os.getpid()}"):
@@ -712,7 +728,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the finally blocks write the report
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return serve(args)
     except JitError as exc:
