@@ -142,10 +142,10 @@ JIT_PATCH_TIMEOUT_MS = 1500  # how long the kernel keeps running the old code af
 JIT_FRAME_TIMEOUT_MS = 100  # the longest gap between two bytes of one frame the kernel waits out (the host sends a frame in one piece); a longer stall drops the frame
 JIT_SEND_TIMEOUT_MS = 100  # how long the kernel waits for room in the UART's transmitter per frame
 JIT_SILENT_LIMIT = 2  # requests in a row left unanswered within their timeout after which the kernel stops using the link
-JIT_KEEP_MARGIN_PERCENT = 2  # a patch is kept only when its median timed call is at least this much faster than the old code's
+JIT_KEEP_MARGIN_PERCENT = 2  # a patch is kept only when its call in the median pair (of old and new calls timed in turn) is at least this much faster than the old code's
 JIT_PROFILED_CALLS = 2  # profiled calls of the old code before its PROFILE; also the untimed calls of each of the old and the new code, on fresh arenas, before they are timed
 JIT_MAX_ROUNDS = 3  # PATCHes one function may get: after a verdict the kernel profiles the code its slot holds and offers it again, until the host declines or this many rounds
-JIT_TIMED_CALLS = 5  # timed calls of each of the old and the new code at least, interleaved, before the verdict (the median of each counts)
+JIT_TIMED_CALLS = 5  # timed calls of each of the old and the new code at least, interleaved in pairs, before the verdict (the pair with the median new/old ratio counts)
 JIT_TIMED_BUDGET_MS = 200  # more timed pairs while the old code's timed calls took less than this in all (short functions get more samples)
 JIT_TIMED_MAX_CALLS = 31  # timed calls of each side at most; the count is always odd
 JIT_HEADER_SIZE = 16  # bytes of jit_header
@@ -173,8 +173,8 @@ JIT_CPUID_REGS = 8  # u32[4] regs
 JIT_CPUID_FORMAT = '<II16s'  # struct module format of the whole structure
 JIT_CPUID_FIELDS = ('leaf', 'subleaf', 'regs')
 
-# HELLO payload (kernel to host): what the host compiles for and where the code may go.
-JIT_HELLO_SIZE = 184  # bytes of jit_hello
+# HELLO payload (kernel to host): what the host compiles for, where the code may go and which functions the slots hold.
+JIT_HELLO_SIZE = 248  # bytes of jit_hello
 JIT_HELLO_BUILD_ID = 0  # u32 build_id
 JIT_HELLO_ARENA_ADDR = 4  # u32 arena_addr
 JIT_HELLO_ARENA_BYTES = 8  # u32 arena_bytes
@@ -185,9 +185,11 @@ JIT_HELLO_CR4 = 24  # u32 cr4
 JIT_HELLO_LEAF_COUNT = 28  # u32 leaf_count
 JIT_HELLO_XCR0 = 32  # u64 xcr0
 JIT_HELLO_LEAVES = 40  # jit_cpuid[6] leaves
+JIT_HELLO_SLOTS = 184  # u32[16] slots
 JIT_CPUID_LEAVES = 6  # elements of leaves
-JIT_HELLO_FORMAT = '<IIIIIIIIQ144s'  # struct module format of the whole structure
-JIT_HELLO_FIELDS = ('build_id', 'arena_addr', 'arena_bytes', 'bench_count', 'tsc_khz', 'usable', 'cr4', 'leaf_count', 'xcr0', 'leaves')
+JIT_MAX_SLOTS = 16  # elements of slots
+JIT_HELLO_FORMAT = '<IIIIIIIIQ144s64s'  # struct module format of the whole structure
+JIT_HELLO_FIELDS = ('build_id', 'arena_addr', 'arena_bytes', 'bench_count', 'tsc_khz', 'usable', 'cr4', 'leaf_count', 'xcr0', 'leaves', 'slots')
 
 # WELCOME payload (host to kernel).
 JIT_WELCOME_SIZE = 8  # bytes of jit_welcome
@@ -464,8 +466,8 @@ LINES: dict[str, dict[str, Any]] = {
             'event': {'type': 'string', 'required': True, 'enum': ('hello', 'profile', 'patch', 'swap', 'kept', 'reverted', 'refused', 'declined', 'silent', 'confirmed', 'unconfirmed', 'bye'), 'pattern': None, 'by': '', 'doc': "hello: the link's state at start; profile: a PROFILE sent; patch: a PATCH verified and copied; swap: the slot holds the new code; kept, reverted: the verdict; refused: a PATCH failed a check, nothing changed; declined: the host sent no patch; silent: no answer in time; confirmed, unconfirmed: after its rounds, the code a slot kept against the boot choice, timed afresh (unconfirmed: slower, the boot choice is back); bye: the kernel is done with the link"},
             'function': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'all but hello, bye', 'doc': "the slot's function, `<benchmark>.run`"},
             'variant': {'type': 'string', 'required': False, 'enum': None, 'pattern': None, 'by': 'profile', 'doc': 'the variant the kernel chose at boot, whose run() is profiled'},
-            'cycles_before': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the old code's (confirmed, unconfirmed: the boot choice's) median timed call (`JIT_TIMED_CALLS` to `JIT_TIMED_MAX_CALLS` of them), TSC cycles"},
-            'cycles_after': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the new code's median of as many calls, interleaved with the old code's"},
+            'cycles_before': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the old code's (confirmed, unconfirmed: the boot choice's) call in the median pair: of `JIT_TIMED_CALLS` to `JIT_TIMED_MAX_CALLS` interleaved pairs of timed calls, the one whose new/old ratio is the median; TSC cycles"},
+            'cycles_after': {'type': 'integer', 'required': False, 'enum': None, 'pattern': None, 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the new code's call in that pair"},
             'checksum_before': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': "the benchmark's checksum after the old code's calls"},
             'checksum_after': {'type': 'string', 'required': False, 'enum': None, 'pattern': '0x[0-9a-f]{16}', 'by': 'kept, reverted, confirmed, unconfirmed', 'doc': 'the checksum after as many calls of the new code'},
             'host': {'type': 'boolean', 'required': False, 'enum': None, 'pattern': None, 'by': 'hello', 'doc': 'a link server answered HELLO'},

@@ -21,10 +21,17 @@ and linked at an address inside the kernel's code arena (remote.py):
   memset) is declared and resolved to the kernel's address at link time.
 
 The guard keeps a specialised patch correct for any argument: another
-value runs the kernel's own code. Per-function target attributes are
-rewritten to the guest's CPU; without FMA in the original's own features,
-``llvm.fmuladd`` is split into a multiply and an add (tier2ir.uncontract),
-so no fused multiply-add changes a result's rounding.
+value runs the kernel's own code. The code is compiled for a target: the
+guest's CPU (its CPUID), whose attributes replace every function's, or the
+boot choice's own (``cpu=None``: each function keeps the CPU, tuning and
+features it was built with; the guard gets the function's). Without FMA in
+the original's own features, ``llvm.fmuladd`` is split into a multiply and
+an add (tier2ir.uncontract), so no fused multiply-add changes a result's
+rounding. Patch code keeps no frame pointer (unless asked to): on i386
+that frees EBP, a seventh register for the allocator, where the kernel keeps
+frame pointers for its backtraces; under TCG a spill is a softmmu memory
+access of about ten host instructions. ``branches``: vector selects whose
+rare side is floating-point work go behind a branch (unselect.py).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluidjit import irtext, tier2ir
+from fluidjit import irtext, tier2ir, unselect
 from fluidjit.config import TargetCpu
 from fluidjit.errors import JitError
 from fluidjit.module import token_of
@@ -42,6 +49,9 @@ PATCH_TRIPLE = "i386-unknown-none-elf"  # what the kernel_obj target compiles fo
 BODY = "fluid.jit.body"
 _TARGET_CPU = re.compile(r'"(target-cpu|tune-cpu)"="[^"]*"')
 _TARGET_FEATURES = re.compile(r'"target-features"="([^"]*)"')
+_TARGET_ATTRIBUTES = re.compile(r' "(?:target-cpu|tune-cpu|target-features)"="[^"]*"')
+_FRAME_POINTER = re.compile(r'"frame-pointer"="[^"]*"')
+NO_FRAME_POINTER = '"frame-pointer"="none"'
 _PARAM_NAME = re.compile(r"%[-a-zA-Z$._0-9]+$")
 
 
@@ -104,34 +114,26 @@ class KernelIR:
                         if r in text.functions and text.functions[r].linkage in irtext.LOCAL_LINKAGES)
         return sum(len(text.functions[ref].body) for ref in seen)
 
+    def _attributes_of(self, name: str) -> str:
+        """The attribute group line the function ``name`` is defined with ("" if none)."""
+        groups = self.text.functions[self.token(name) or name].attribute_groups()
+        return next((line for line in self.text.attributes if line.split(" ", 2)[1] in groups), "")
+
     def features_of(self, name: str) -> str:
         """The ``target-features`` the function ``name`` was compiled with."""
-        fn = self.text.functions[self.token(name) or name]
-        groups = fn.attribute_groups()
-        for line in self.text.attributes:
-            if line.split(" ", 2)[1] in groups:
-                m = _TARGET_FEATURES.search(line)
-                if m:
-                    return m.group(1)
-        return ""
+        m = _TARGET_FEATURES.search(self._attributes_of(name))
+        return m.group(1) if m else ""
 
-    def patch(self, name: str, entry: str, cpu: TargetCpu,
-              values: dict[int, int] | None = None) -> PatchSource:
-        """The patch module replacing function ``name``: compiled for ``cpu``, specialised for
-        ``values`` (integer argument position -> the value it always had). Raises JitError
-        when ``name`` is not a function of the kernel."""
+    def target_of(self, name: str) -> str:
+        """The function's own target attributes (``"target-cpu"=... "target-features"=...``), as
+        a function attribute list."""
+        return "".join(m.group(0) for m in _TARGET_ATTRIBUTES.finditer(self._attributes_of(name))).strip()
+
+    def _closure(self, source: str) -> tuple[set[str], set[str]]:
+        """What a patch of function ``source`` copies (file-local callees, constant file-local
+        globals) and what it declares (everything else it references, the original included)."""
         text = self.text
-        source = self.token(name)
-        if source is None:
-            raise JitError(f"the kernel bitcode defines no function {name!r}")
-        fn = text.functions[source]
-        fp_contract = "+fma" in self.features_of(name).split(",")
-        edit = (lambda body: body) if fp_contract else tier2ir.uncontract
-        params = irtext.split_top_level(fn.params)
-        ints = dict(self.int_params(name))
-        spec = tuple(sorted((pos, value) for pos, value in (values or {}).items() if pos in ints))
-
-        copied, extern, todo = set(), set(), list(fn.refs())
+        copied, extern, todo = set(), set(), list(text.functions[source].refs())
         while todo:
             ref = todo.pop()
             if ref in copied or ref in extern or ref == source:
@@ -146,13 +148,45 @@ class KernelIR:
             elif ref in text.functions or ref in text.globals:
                 extern.add(ref)
         extern.add(source)  # the guard's general path
+        return copied, extern
 
-        functions = [irtext.Function(BODY, irtext.set_linkage(fn.head, "internal"), fn.params,
-                                     irtext.COMDAT_USE.sub("", fn.tail), edit(fn.body)).text()]
-        for ref, f in text.functions.items():
-            if ref in copied:
-                functions.append(irtext.Function(ref, f.head, f.params, irtext.COMDAT_USE.sub("", f.tail),
-                                                 edit(f.body)).text())
+    def branch_sites(self, name: str) -> int:
+        """Blocks of function ``name`` and the callees a patch copies that ``branches=True``
+        splits (unselect.rewrite): 0 when the option changes nothing."""
+        source = self.token(name)
+        if source is None:
+            return 0
+        copied, _ = self._closure(source)
+        return sum(unselect.rewrite(f.params, f.body)[2] for ref, f in self.text.functions.items()
+                   if ref == source or ref in copied)
+
+    def patch(self, name: str, entry: str, cpu: TargetCpu | None,
+              values: dict[int, int] | None = None, branches: bool = False,
+              frame_pointer: bool = False) -> PatchSource:
+        """The patch module replacing function ``name``: compiled for ``cpu`` (None: the targets
+        the kernel's functions were built for), specialised for ``values`` (integer argument
+        position -> the value it always had), with ``branches`` (unselect.py), with the
+        kernel's frame pointers if ``frame_pointer`` (else none). Raises JitError when ``name``
+        is not a function of the kernel."""
+        text = self.text
+        source = self.token(name)
+        if source is None:
+            raise JitError(f"the kernel bitcode defines no function {name!r}")
+        fn = text.functions[source]
+        fp_contract = "+fma" in self.features_of(name).split(",")
+        params = irtext.split_top_level(fn.params)
+        ints = dict(self.int_params(name))
+        spec = tuple(sorted((pos, value) for pos, value in (values or {}).items() if pos in ints))
+        copied, extern = self._closure(source)
+
+        def copy(ref: str, f: irtext.Function, head: str) -> str:
+            params, body = f.params, f.body if fp_contract else tier2ir.uncontract(f.body)
+            if branches:
+                params, body, _ = unselect.rewrite(params, body)
+            return irtext.Function(ref, head, params, irtext.COMDAT_USE.sub("", f.tail), body).text()
+
+        functions = [copy(BODY, fn, irtext.set_linkage(fn.head, "internal"))]
+        functions += [copy(ref, f, f.head) for ref, f in text.functions.items() if ref in copied]
         declared = [text.functions[ref].declaration().replace(" dso_local ", " ")
                     for ref in sorted(extern) if ref in text.functions]
         globals_ = []
@@ -163,10 +197,16 @@ class KernelIR:
                 globals_.append(line)
             elif ref in extern:
                 globals_.append(_external(line))
-        functions.append(_guard(fn, entry, source, params, ints, spec, cpu))
+        target = tier2ir.target_attributes(cpu) if cpu else self.target_of(name)
+        kernel_frame = _FRAME_POINTER.search(self._attributes_of(name))
+        frame = kernel_frame.group(0) if frame_pointer and kernel_frame else NO_FRAME_POINTER
+        functions.append(_guard(fn, entry, source, params, ints, spec, f"{frame} {target}"))
         code = [*functions, *declared, *text.declarations.values()]
         groups = {g for item in code for g in tier2ir._ATTRIBUTE_GROUP.findall(item)}
-        attributes = [_retarget(a, cpu) for a in text.attributes if a.split(" ", 2)[1] in groups]
+        attributes = [_retarget(a, cpu) if cpu else a
+                      for a in text.attributes if a.split(" ", 2)[1] in groups]
+        if not frame_pointer:
+            attributes = [_FRAME_POINTER.sub(NO_FRAME_POINTER, a) for a in attributes]
         preamble = [line for line in text.preamble if not line.startswith(("$", "source_filename"))]
         module = "\n".join([*preamble, *globals_, *code, *attributes, *text.metadata, ""])
         return PatchSource(module, entry, name, spec, fp_contract)
@@ -196,9 +236,10 @@ def _external(line: str) -> str:
 
 
 def _guard(fn: irtext.Function, entry: str, source: str, params: list[str], ints: dict[int, int],
-           spec: tuple[tuple[int, int], ...], cpu: TargetCpu) -> str:
-    """The patch's entry: the specialised body when every specialised argument has its value,
-    else the kernel's own function ``source``."""
+           spec: tuple[tuple[int, int], ...], target: str) -> str:
+    """The patch's entry, with the function attributes ``target`` (its frame pointer, CPU and
+    features: the body's, which is inlined there): the specialised body when every specialised
+    argument has its value, else the kernel's own function ``source``."""
     ret = fn.head.split()[-1]
     types = [p.split(" ", 1)[0] for p in params]
     args = [f"%fluid.a{i}" for i in range(len(params))]
@@ -209,7 +250,7 @@ def _guard(fn: irtext.Function, entry: str, source: str, params: list[str], ints
             return [f"  call void @{callee}({arglist}){attrs}", "  ret void"]
         return [f"  {result} = call {ret} @{callee}({arglist}){attrs}", f"  ret {ret} {result}"]
 
-    attrs = f'nounwind "frame-pointer"="all" {tier2ir.target_attributes(cpu)}'
+    attrs = f"nounwind {target}"
     lines = [f"define {ret} @{token_of(entry)}("
              + ", ".join(f"{t} {a}" for t, a in zip(types, args, strict=True)) + f") {attrs} {{", "entry:"]
     if not spec:

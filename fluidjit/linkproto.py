@@ -95,8 +95,10 @@ def _text(raw: bytes) -> str:
 
 
 def parse_hello(payload: bytes) -> dict[str, Any]:
-    """A HELLO payload; ``leaves`` as {(leaf, subleaf): (eax, ebx, ecx, edx)}."""
+    """A HELLO payload; ``leaves`` as {(leaf, subleaf): (eax, ebx, ecx, edx)}, ``slots`` as a list
+    of addresses."""
     m = _unpack("JIT_HELLO", payload)
+    m["slots"] = list(struct.unpack(f"<{P.JIT_MAX_SLOTS}I", m["slots"]))
     leaves = {}
     raw = m["leaves"]
     for i in range(min(m["leaf_count"], P.JIT_CPUID_LEAVES)):
@@ -108,14 +110,16 @@ def parse_hello(payload: bytes) -> dict[str, Any]:
 
 def hello(build_id: int, arena_addr: int, leaves: dict[tuple[int, int], tuple[int, int, int, int]],
           xcr0: int = 0, cr4: int = 0, bench_count: int = 0, tsc_khz: int = 0, usable: int = 0,
-          arena_bytes: int = P.JIT_ARENA_BYTES) -> bytes:
+          arena_bytes: int = P.JIT_ARENA_BYTES, slots: list[int] | None = None) -> bytes:
     """A HELLO payload (what the kernel sends; for tests)."""
+    addresses = (list(slots or []) + [0] * P.JIT_MAX_SLOTS)[:P.JIT_MAX_SLOTS]
     raw = b"".join(struct.pack(P.JIT_CPUID_FORMAT, leaf, sub, struct.pack("<4I", *regs))
                    for (leaf, sub), regs in list(leaves.items())[:P.JIT_CPUID_LEAVES])
     raw = raw.ljust(P.JIT_CPUID_LEAVES * P.JIT_CPUID_SIZE, b"\0")
     return _pack("JIT_HELLO", build_id=build_id, arena_addr=arena_addr, arena_bytes=arena_bytes,
                  bench_count=bench_count, tsc_khz=tsc_khz, usable=usable, cr4=cr4,
-                 leaf_count=min(len(leaves), P.JIT_CPUID_LEAVES), xcr0=xcr0, leaves=raw)
+                 leaf_count=min(len(leaves), P.JIT_CPUID_LEAVES), xcr0=xcr0, leaves=raw,
+                 slots=struct.pack(f"<{P.JIT_MAX_SLOTS}I", *addresses))
 
 
 def welcome(build_id: int) -> bytes:

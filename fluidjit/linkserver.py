@@ -12,12 +12,17 @@ from the kernel (docs/kernel-jit.md):
 
 - HELLO: decode the guest's CPU from its CPUID leaves, XCR0 and CR4
   (remote.GuestCpu); answer WELCOME with the build id of the kernel it has;
+  then, in the background (compilequeue.py), compile for every slot HELLO
+  names the candidates a profile cannot change (strategies.py: those
+  without ``+spec``);
 - PROFILE: find the function by its address in the kernel ELF (or, in a
   later round, among its own kept patches), its IR in the kernel's bitcode;
-  if it is hot, specialise it for the integer arguments that never changed,
-  compile the slot's next candidate (``--candidates``) for the guest with
-  the compiler the user-space JIT uses (compiler.ObjectCompiler), link it at
-  an arena address (remote.RemoteExecutor) and send PATCH, else DECLINE;
+  if it is hot, take the slot's next candidate (``--candidates``; compiled
+  already, or now) with the compiler the user-space JIT uses
+  (compiler.ObjectCompiler), link it at an arena address
+  (remote.RemoteExecutor) and send PATCH, else DECLINE; then queue the
+  slot's later candidates, specialised for the integer arguments that never
+  changed (a later PROFILE with other values compiles them again);
 - VERDICT: record it; ``swap`` ends the latency, measured from the PROFILE's
   arrival to the kernel's report that the slot holds the new code;
   ``confirmed``/``unconfirmed`` is the kept code against the boot choice;
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -54,11 +60,9 @@ PREFIX = "fluidjit-link"
 HOT_MIN_CYCLES = 10_000  # profiled cycles below which a function is not worth a compile
 ENTRY = "fluid_jit_entry"
 CODEGEN_LEVEL = 2
-CANDIDATES = "1,fold"  # IR pipelines tried per function, one per round (candidates_for)
 # The compiler process's defaults are the user-space JIT's; the kernel's own code generation
 # (plugins/compile/codegen.py) runs with loop strength reduction.
 LLVM_OPTIONS = ("-disable-lsr=false",)
-LARGE_IR_LINES = 2000  # IR lines (KernelIR.size_of) above which O1 takes hundreds of ms
 PATCH_FAULTS = ("corrupt_patch", "wrong_build_id", "outside_arena")  # one patch each, in this order
 FAULTS = (*PATCH_FAULTS, "overlap_live", "die_after_hello", "die_after_patch", "silent_after_hello",
           "garbage")
@@ -82,10 +86,15 @@ class FunctionRecord:
     function: str | None = None
     specialised: dict[str, int] = field(default_factory=dict)
     round: int = 1  # the slot's how-manieth PROFILE
+    strategy: str | None = None  # strategies.Strategy.name
     passes: str | int | None = None
     object_digest: str | None = None
+    llvm_cpu: str | None = None
     llvm_features: str | None = None
+    branch_sites: int = 0  # blocks the +br strategies split in the patch
+    compiled: str | None = None  # when: "hello", "round N" (from that PROFILE's values), "on arrival"
     compile_ms: float | None = None
+    wait_ms: float | None = None  # the PROFILE's wait for its candidate's compile
     link_ms: float | None = None
     cached: bool | None = None
     bytes: int | None = None
@@ -93,6 +102,8 @@ class FunctionRecord:
     digest: str | None = None
     fault: str | None = None
     latency_ms: float | None = None
+    t_profile: float | None = None  # seconds from the server's start: this PROFILE's arrival
+    t_swap: float | None = None  # and the kernel's report that the slot holds the new code
     cycles_before: int | None = None
     cycles_after: int | None = None
     speedup: float | None = None
@@ -102,10 +113,28 @@ class FunctionRecord:
     library: str | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A compile for the queue: ``function`` with ``strategy``, specialised for ``values``."""
+
+    function: str
+    strategy: Any
+    values: dict[int, int]
+    origin: str  # what made it known: "hello", "round N", "on arrival"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    obj: Any  # compiler.ObjectFile
+    compile_ms: float
+    origin: str
+
+
 class Session:
     """One kernel's conversation: everything between its HELLO and its BYE."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        from fluidjit.compilequeue import CompileQueue
         from fluidjit.compiler import ObjectCache, ObjectCompiler
         from fluidjit.kernelir import KernelIR
         from fluidjit.remote import KernelImage
@@ -119,6 +148,8 @@ class Session:
         if cache:
             cache.directory.mkdir(parents=True, exist_ok=True)
         self.compiler = ObjectCompiler(cache)
+        self.queue = CompileQueue(self._compile)
+        self.slot_functions: dict[int, str] = {}  # from HELLO
         self.executor: Any = None
         self.guest: Any = None
         self.cpu: Any = None
@@ -130,8 +161,11 @@ class Session:
         self.seq = 0
         self.ended = "no connection"
         self.patches_sent = 0
+        self._plans: dict[str, list[Any]] = {}
+        self.after_reply: Any = None  # work to start once the reply is on its way
         self.garbage_in = 0
         self.started = time.time()
+        self.clock0 = time.monotonic()
 
     def warm_up(self) -> None:
         """One small compile, so the first real one does not pay for LLVM's start."""
@@ -168,7 +202,23 @@ class Session:
         log(f"guest CPU: {self.guest.vendor} family {self.guest.family}, "
             f"{' '.join(self.guest.features) or 'no SIMD'}; XCR0 0x{m['xcr0']:x}; "
             f"compiling for {self.cpu.name} {enabled}")
+        if same:
+            self._precompile(m["slots"][:min(m["bench_count"], P.JIT_MAX_SLOTS)])
         return self.reply(P.JIT_OP_WELCOME, frame.seq, linkproto.welcome(self.image.build_id))
+
+    def _precompile(self, addresses: list[int]) -> None:
+        """Queue, per slot HELLO names, the candidates no profile changes (no ``+spec``)."""
+        for slot, addr in enumerate(addresses):
+            function = self.image.function_at(addr)
+            if function is None or self.kir.token(function) is None:
+                continue
+            self.slot_functions[slot] = function
+            if self.args.no_precompile:
+                continue
+            for index, strategy in enumerate(self.plan_for(function)):
+                if not strategy.spec:
+                    self.queue.submit(self._key(function, strategy, {}), (slot, index),
+                                      _Job(function, strategy, {}, "hello"))
 
     # -- PROFILE ------------------------------------------------------------------------------
 
@@ -176,26 +226,55 @@ class Session:
         m = linkproto.parse_profile(frame.payload)
         earlier = [r for r in self.functions if r.slot == m["slot"]]
         rec = FunctionRecord(m["name"], m["slot"], m["variant"], f"0x{m['fn_addr']:08x}", m["size"],
-                             m["calls"], m["cycles"], round=len(earlier) + 1, received=received)
+                             m["calls"], m["cycles"], round=len(earlier) + 1, received=received,
+                             t_profile=round(received - self.clock0, 4))
         self.functions.append(rec)
         self.by_slot[rec.slot] = rec
         why = self._decline_reason(m, rec)
         if why:
             return self._decline(rec, frame.seq, why)
-        candidates = self.candidates_for(rec.function)
+        assert rec.function is not None
+        plan = self.plan_for(rec.function)
+        values = self._values(m, rec.function)
         tried = {r.object_digest for r in earlier if r.object_digest}
-        while len(earlier) < len(candidates):
-            rec.passes = candidates[len(earlier)]
+        for index in range(len(earlier), len(plan)):
+            strategy = plan[index]
+            rec.strategy, rec.passes = strategy.name, strategy.passes
             try:
-                payload = self._build(m, rec, tried, last=len(earlier) + 1 == len(candidates))
+                payload = self._build(m, rec, strategy, values, tried, last=index + 1 == len(plan))
             except (CompileError, JitError) as exc:
                 return self._decline(rec, frame.seq, f"compile failed: {exc}")
             if payload is not None:
+                self.after_reply = functools.partial(self._speculate, rec, plan, index, values)
                 self.patches_sent += 1
                 rec.verdict = "patched"
                 return self.reply(P.JIT_OP_PATCH, frame.seq, payload)
             earlier.append(rec)  # the same code as a candidate already timed: the next one
         return self._decline(rec, frame.seq, "no more candidates")
+
+    def _speculate(self, rec: FunctionRecord, plan: list[Any], index: int, values: dict[int, int]) -> None:
+        """Queue the slot's later candidates with this profile's values (once the PATCH is on its
+        way: the compiles then share the host's CPU with the kernel timing it, not with the
+        transfer): the slot's next PROFILE (the same calls, so the same values) finds them
+        compiled."""
+        assert rec.function is not None
+        if self.args.no_precompile:
+            return
+        for later in range(index + 1, len(plan)):
+            strategy = plan[later]
+            used = values if strategy.spec else {}
+            self.queue.submit(self._key(rec.function, strategy, used), (rec.slot, later),
+                              _Job(rec.function, strategy, used, f"round {rec.round}"))
+
+    def _values(self, m: dict[str, Any], function: str) -> dict[int, int]:
+        """The integer arguments of ``function`` the profile saw never change, by position."""
+        values = {}
+        if not self.args.no_specialize:
+            for pos, _bits in self.kir.int_params(function):
+                seen, value, changes = m["args"][pos] if pos < len(m["args"]) else (0, 0, 0)
+                if seen >= 1 and changes == 0:
+                    values[pos] = value
+        return values
 
     def _decline_reason(self, m: dict[str, Any], rec: FunctionRecord) -> str | None:
         if self.hello is None:
@@ -218,46 +297,63 @@ class Session:
         log(f"{rec.benchmark}.run: no patch ({why})")
         return self.reply(P.JIT_OP_DECLINE, seq, linkproto.decline(rec.slot, why))
 
-    def candidates_for(self, function: str) -> list[str | int]:
-        """The IR pipelines to try on ``function``, one per round, best bet first: ``1`` (LLVM's
-        O1: the specialised body inlined, its loops simplified with their known trip counts,
-        nothing re-vectorised), ``fold`` (only the constants folded in), ``3`` (O3 for the
-        guest: loops vectorised for its features). A function over LARGE_IR_LINES starts with
-        ``fold``, the cheapest to compile, as the kernel waits JIT_PATCH_TIMEOUT_MS at most."""
-        chosen = list(self.args.candidates)
-        if self.kir.size_of(function) > LARGE_IR_LINES and "fold" in chosen:
-            chosen.remove("fold")
-            chosen.insert(0, "fold")
-        return chosen
+    def plan_for(self, function: str) -> list[Any]:
+        """The strategies the slot of ``function`` gets, one per round (strategies.plan)."""
+        from fluidjit.strategies import plan
 
-    def _build(self, m: dict[str, Any], rec: FunctionRecord, tried: set[str], last: bool) -> bytes | None:
-        """The PATCH payload of ``rec.function`` compiled with ``rec.passes`` (``last``: the
-        slot's last candidate), or None when that gives an object file already tried for it."""
+        if function not in self._plans:
+            self._plans[function] = plan(self.args.candidates, self.kir.branch_sites(function),
+                                         self.kir.size_of(function), P.JIT_MAX_ROUNDS)
+        return self._plans[function]
+
+    @staticmethod
+    def _key(function: str, strategy: Any, values: dict[int, int]) -> tuple[Any, ...]:
+        return function, strategy.name, tuple(sorted(values.items()))
+
+    def _compile(self, job: _Job) -> _Compiled:
+        """The compile queue's work: ``job`` as an object file (runs on its thread)."""
         from fluidjit.kernelir import PATCH_TRIPLE
 
+        cpu = self.cpu if job.strategy.target == "guest" else None
+        start = time.monotonic()
+        source = self.kir.patch(job.function, ENTRY, cpu, job.values, branches=job.strategy.branches,
+                                frame_pointer=self.args.frame_pointer)
+        obj = self.compiler.compile(source.text, PATCH_TRIPLE, self.cpu, self.args.codegen,
+                                    job.strategy.passes, reloc="static",
+                                    llvm_options=tuple(self.args.llvm_option))
+        return _Compiled(obj, round((time.monotonic() - start) * 1e3, 1), job.origin)
+
+    def _build(self, m: dict[str, Any], rec: FunctionRecord, strategy: Any, values: dict[int, int],
+               tried: set[str], last: bool) -> bytes | None:
+        """The PATCH payload of ``rec.function`` compiled with ``strategy`` (``last``: the slot's
+        last candidate), or None when that gives an object file already tried for it."""
+        from fluidjit.compilequeue import URGENT
+
         assert rec.function is not None
-        values = {}
-        if not self.args.no_specialize:
-            for pos, _bits in self.kir.int_params(rec.function):
-                seen, value, changes = m["args"][pos] if pos < len(m["args"]) else (0, 0, 0)
-                if seen >= 1 and changes == 0:
-                    values[pos] = value
-        rec.specialised = {("size" if pos == 1 else f"arg{pos}"): v for pos, v in values.items()}
-        rec.llvm_features = self.cpu.features
+        used = values if strategy.spec else {}
+        rec.specialised = {("size" if pos == 1 else f"arg{pos}"): v for pos, v in used.items()}
+        guest = strategy.target == "guest"
+        rec.llvm_cpu = self.cpu.name if guest else "boot"
+        rec.llvm_features = self.cpu.features if guest else self.kir.features_of(rec.function)
+        rec.branch_sites = self.kir.branch_sites(rec.function) if strategy.branches else 0
+        key = self._key(rec.function, strategy, used)
+        ready = self.queue.submitted(key)
+        future = self.queue.submit(key, URGENT, _Job(rec.function, strategy, used, "on arrival"))
+        done = future.result()
+        t1 = time.monotonic()
+        rec.wait_ms = round((t1 - rec.received) * 1e3, 1)
+        rec.compile_ms, rec.compiled = done.compile_ms, done.origin
+        rec.cached = done.obj.cached
         spec_text = ", ".join(f"{k}={v}" for k, v in rec.specialised.items()) or "no constant arguments"
         log(f"{rec.benchmark}.run = {rec.function} (boot choice {rec.boot_variant}): {rec.calls} calls, "
-            f"{rec.cycles} cycles; compiling for the guest, {spec_text}, passes {rec.passes}")
-        library = f"patch{len(self.functions)}"
-        source = self.kir.patch(rec.function, ENTRY, self.cpu, values)
-        t0 = time.monotonic()
-        obj = self.compiler.compile(source.text, PATCH_TRIPLE, self.cpu, self.args.codegen, rec.passes,
-                                    reloc="static", llvm_options=tuple(self.args.llvm_option))
-        t1 = time.monotonic()
-        rec.object_digest = hashlib.sha256(obj.data).hexdigest()[:16]
+            f"{rec.cycles} cycles; candidate {rec.round}: {strategy.name} ({spec_text}), compiled "
+            f"{'ahead' if ready else 'now'} ({done.origin})")
+        rec.object_digest = hashlib.sha256(done.obj.data).hexdigest()[:16]
         if rec.object_digest in tried:
-            log(f"{rec.benchmark}.run: passes {rec.passes} give the code already tried; next candidate")
+            log(f"{rec.benchmark}.run: {strategy.name} gives the code already tried; next candidate")
             return None
         tried.add(rec.object_digest)
+        library = f"patch{len(self.functions)}"
         rec.fault = self._next_fault()
         at = None
         if rec.fault == "outside_arena":
@@ -265,12 +361,11 @@ class Session:
         elif rec.fault == "overlap_live":
             live = [r for r in self.functions if r.verdict == "kept" and r.library]
             at = self.executor.libraries[live[-1].library].addr
-        exports = self.executor.link(library, obj.data, [ENTRY], at=at)
+        exports = self.executor.link(library, done.obj.data, [ENTRY], at=at)
         t2 = time.monotonic()
         linked = self.executor.libraries[library]
         rec.library = library
-        rec.compile_ms, rec.link_ms = round((t1 - t0) * 1e3, 1), round((t2 - t1) * 1e3, 1)
-        rec.cached = obj.cached
+        rec.link_ms = round((t2 - t1) * 1e3, 1)
         rec.bytes, rec.entry = len(linked.code), f"0x{exports[ENTRY]:08x}"
         code, digest, build_id = linked.code, linked.digest, self.image.build_id
         if rec.fault == "corrupt_patch":
@@ -278,8 +373,9 @@ class Session:
         elif rec.fault == "wrong_build_id":
             build_id ^= 0xFFFFFFFF
         rec.digest = f"0x{digest:08x}"
-        log(f"{rec.benchmark}.run: compiled in {rec.compile_ms:.0f} ms{' (cached)' if obj.cached else ''}, "
-            f"linked in {rec.link_ms:.0f} ms: {rec.bytes} bytes at 0x{linked.addr:08x}"
+        cached = " (cached)" if done.obj.cached else ""
+        log(f"{rec.benchmark}.run: compiled in {rec.compile_ms:.0f} ms{cached} (ready {rec.wait_ms:.0f} ms "
+            f"after the profile), linked in {rec.link_ms:.0f} ms: {rec.bytes} bytes at 0x{linked.addr:08x}"
             f"{f' [fault: {rec.fault}]' if rec.fault else ''}; PATCH sent")
         return linkproto.patch(build_id, rec.slot, m["fn_addr"], linked.addr, exports[ENTRY], digest, code,
                                last)
@@ -310,6 +406,7 @@ class Session:
             return
         if v["event"] == "swap":
             rec.latency_ms = round((received - rec.received) * 1e3, 1)
+            rec.t_swap = round(received - self.clock0, 4)
             log(f"{rec.benchmark}.run: new code running in the guest {rec.latency_ms:.0f} ms after "
                 "its profile")
             return
@@ -364,13 +461,15 @@ class Session:
 
         if self.args.report:
             write_text(self.args.report, json.dumps(self.report(), indent=2) + "\n")
-        rows = [r for r in self.functions]
+        rows = self.functions
         if rows:
-            log(f"{'function':<22} {'boot':<8} {'verdict':<9} {'speedup':>7} {'compile':>8} {'latency':>8}")
+            log(f"{'function':<22} {'boot':<8} {'candidate':<22} {'verdict':<9} {'speedup':>7} "
+                f"{'compile':>8} {'compiled':<11} {'latency':>8}")
             for r in rows:
-                log(f"{r.benchmark + '.run':<22} {r.boot_variant:<8} {r.verdict:<9} "
+                log(f"{r.benchmark + '.run':<22} {r.boot_variant:<8} {r.strategy or '-':<22} {r.verdict:<9} "
                     f"{(f'{r.speedup:.2f}x' if r.speedup else '-'):>7} "
                     f"{(f'{r.compile_ms:.0f} ms' if r.compile_ms is not None else '-'):>8} "
+                    f"{r.compiled or '-':<11} "
                     f"{(f'{r.latency_ms:.0f} ms' if r.latency_ms is not None else '-'):>8}")
         for name, c in self.confirmations.items():
             log(f"{name + '.run':<22} against the boot choice, timed afresh: {c['speedup']}x, {c['verdict']}")
@@ -378,7 +477,20 @@ class Session:
             log(f"report: {self.args.report}")
 
 
+# Set once the server is ending: a SIGTERM then no longer interrupts it, so its report is
+# written. (Installing SIG_IGN instead would not do: signal.signal() first runs the handler of a
+# SIGTERM already pending.)
+_ending = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM ends the server (the finally blocks write the report), unless it is ending."""
+    if not _ending:
+        sys.exit(0)
+
+
 def serve(args: argparse.Namespace) -> int:
+    global _ending
     session = Session(args)
     session.warm_up()
     path = args.socket
@@ -407,11 +519,18 @@ def serve(args: argparse.Namespace) -> int:
         session.ended = "terminated"
         raise
     finally:
+        # Whatever ended the run, a SIGTERM coming now (the run task stopping the server) must
+        # not cut the report short: it is what the run leaves behind. A plain store: no signal
+        # handler runs before it takes effect; then SIG_IGN, as the interpreter's exit would
+        # put the default action (ending the process) back in place of a Python handler.
+        _ending = True
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.close()
         for leftover in (path, f"{path}.tmp-{os.getpid()}"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
         session.write_report()
+        session.queue.close()
         session.compiler.close()
     return 0
 
@@ -444,6 +563,9 @@ def _converse(session: Session, conn: socket.socket) -> None:
                 except OSError as exc:  # the guest is gone (QEMU ended)
                     session.ended = f"connection lost: {exc.strerror}"
                     return
+            if session.after_reply:  # the compiles the reply's frame made known
+                session.after_reply()
+                session.after_reply = None
             after_hello = frame.opcode == P.JIT_OP_HELLO and "die_after_hello" in session.faults
             after_patch = frame.opcode == P.JIT_OP_PROFILE and session.patches_sent > 0 and \
                 "die_after_patch" in session.faults
@@ -456,6 +578,7 @@ def _converse(session: Session, conn: socket.socket) -> None:
 # -- running it beside QEMU (doit run profile=jit) ----------------------------------------------
 
 READY_TIMEOUT_S = 30.0  # loading the bitcode and starting the compiler takes about a second
+EXIT_GRACE_S = 5.0  # a server whose kernel went away ends by itself (BYE or closed socket) this fast
 STOP_TIMEOUT_S = 5.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -477,9 +600,10 @@ def _die_with_parent() -> None:
 def serving(socket_path: str, kernel_bc: str, kernel_elf: str, kernel_bin: str,
             report: str | None = None, extra: tuple[str, ...] = ()) -> Any:
     """The link server running, listening on ``socket_path``, for the duration of the block;
-    stopped on every way out (SIGTERM, then SIGKILL; it also gets SIGTERM when this process
-    dies). A server that does not come up is reported in one line: the kernel then runs its
-    boot choice."""
+    then given EXIT_GRACE_S to end by itself (the kernel's BYE, or QEMU's end closing the
+    socket: it writes its report and exits), and stopped otherwise (SIGTERM, then SIGKILL; it
+    also gets SIGTERM when this process dies). A server that does not come up is reported in
+    one line: the kernel then runs its boot choice."""
     import subprocess
 
     argv = [sys.executable, "-m", "fluidjit.linkserver", "--socket", socket_path, "--kernel-bc", kernel_bc,
@@ -497,7 +621,9 @@ def serving(socket_path: str, kernel_bc: str, kernel_elf: str, kernel_bin: str,
             log(f"the link server did not start ({why}); the kernel will run its boot choice")
         yield proc
     finally:
-        if proc.poll() is None:
+        try:
+            proc.wait(EXIT_GRACE_S if sys.exc_info()[0] is None else 0)
+        except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(STOP_TIMEOUT_S)
@@ -545,10 +671,18 @@ def _parser() -> argparse.ArgumentParser:
                    "slower) instead of relocating here")
     p.add_argument("--cache-dir", help="keep object files here across runs (default: none, every "
                    "patch compiled afresh)")
-    p.add_argument("--candidates", default=CANDIDATES, type=_candidates, metavar="LIST",
-                   help=f"IR pipelines to try per function, one per round: fold, 1, 2, 3 "
-                        f"(default {CANDIDATES}; the kernel asks {P.JIT_MAX_ROUNDS} times at most)")
+    p.add_argument("--candidates", default=None, type=_candidates, metavar="LIST",
+                   help=f"compile strategies to try per function, one per round, as "
+                        f"<boot|guest>-<fold|o1|o2|o3|none>[+spec][+br] (default auto: boot-none, "
+                        f"boot-fold+spec, guest-o1+spec, each +br where vector selects can become "
+                        f"branches; the kernel asks {P.JIT_MAX_ROUNDS} times at most)")
     p.add_argument("--no-specialize", action="store_true", help="no value specialisation")
+    p.add_argument("--frame-pointer", action="store_true",
+                   help="keep the kernel's frame pointers in patch code (default: none, one more "
+                        "register on i386)")
+    p.add_argument("--no-precompile", action="store_true",
+                   help="compile each candidate when its PROFILE arrives (not after HELLO, nor from "
+                        "the round before's profile)")
     p.add_argument("--codegen", type=int, default=CODEGEN_LEVEL, choices=(0, 1, 2, 3),
                    help=f"code generation level (default {CODEGEN_LEVEL}, the kernel's own)")
     p.add_argument("--llvm-option", action="append", default=list(LLVM_OPTIONS), metavar="OPT",
@@ -571,11 +705,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _candidates(text: str) -> list[str | int]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items or any(item not in ("fold", "1", "2", "3") for item in items):
-        raise argparse.ArgumentTypeError(f"{text!r}: a comma-separated list of fold, 1, 2, 3")
-    return [int(item) if item.isdigit() else item for item in items]
+def _candidates(text: str) -> list[Any] | None:
+    from fluidjit.strategies import parse_list
+
+    try:
+        return parse_list(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -592,7 +728,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the finally blocks write the report
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return serve(args)
     except JitError as exc:

@@ -55,6 +55,15 @@ YMM_FEATURES = frozenset({"avx", "fma", "f16c", "avx2"})
 ZMM_FEATURES = frozenset({"avx512f"})
 # CPUID.01h:EDX bits of the i686 baseline LLVM's feature list names.
 BASE_EDX = {"x87": 0, "cx8": 8, "cmov": 15, "mmx": 23, "fxsr": 24}
+# LLVM's x86-64 micro-architecture levels, newest first, with the protocol features each needs
+# (the rest of a level, CX16, LAHF/SAHF in 64-bit mode and XSAVE, has no instruction a compiler
+# emits in 32-bit code): the newest the guest has names the LLVM CPU, for its tuning.
+X86_64_LEVELS = (
+    ("x86-64-v3", frozenset({"sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx", "avx2",
+                             "bmi1", "bmi2", "f16c", "fma", "lzcnt", "movbe"})),
+    ("x86-64-v2", frozenset({"sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt"})),
+    ("x86-64", frozenset({"sse", "sse2"})),
+)
 _CPUID = re.compile(r"(0x[0-9A-Fa-f]+|\d+)(?:\.(\d+))?:E([ABCD])X\[(\d+)\]")
 LINKER_CANDIDATES = ("ld.lld-22", "ld.lld-21", "ld.lld-20", "ld.lld-19", "ld.lld")
 LINK_TIMEOUT_S = 30
@@ -104,14 +113,18 @@ class GuestCpu:
         return cls(tuple(have), tuple(lack), family, vendor, regs.get((1, 0), (0, 0, 0, 0))[3])
 
     def target(self) -> TargetCpu:
-        """The LLVM CPU and features: i686 (or i586) plus exactly the guest's extensions."""
+        """The LLVM CPU and features: exactly the guest's extensions on, every other one of the
+        table off, on the CPU the newest x86-64 level the guest has all of names (its
+        tuning), else i686 (or i586 without CMOV)."""
         edx = self.edx
         base = [f"{'+' if edx >> bit & 1 else '-'}{name}" for name, bit in BASE_EDX.items()]
         if self.family >= 6:
             base.append("+nopl")
         items = [*base, *(f"+{LLVM_FEATURE.get(n, n)}" for n in self.features),
                  *(f"-{LLVM_FEATURE.get(n, n)}" for n in self.absent)]
-        name = "i686" if edx >> BASE_EDX["cmov"] & 1 else "i586"
+        whole = all(edx >> bit & 1 for bit in BASE_EDX.values())
+        name = next((level for level, needs in X86_64_LEVELS if whole and needs <= set(self.features)),
+                    "i686" if edx >> BASE_EDX["cmov"] & 1 else "i586")
         return TargetCpu(name, ",".join(items), "guest CPUID")
 
 

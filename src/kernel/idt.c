@@ -1,8 +1,9 @@
 /* IDT setup (Intel SDM Vol. 3A, 6.10 "Interrupt Descriptor Table" and
  * 6.11 "IDT Descriptors"). Every CPU exception vector gets a 32-bit
  * interrupt gate to its stub in isr.asm. The other 224 entries stay
- * not-present: an unexpected interrupt on one of them raises a General
- * Protection fault, which is then reported like any other fault. */
+ * not-present until a driver installs one (wake.c): an unexpected
+ * interrupt on one of them raises a General Protection fault, which is then
+ * reported like any other fault. */
 #include <stdint.h>
 
 #include "gdt.h"
@@ -33,7 +34,7 @@ extern const uint32_t isr_stub_table[IDT_EXCEPTION_VECTORS];
 
 static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(8)));
 
-static void idt_set_gate(uint32_t vector, uint32_t handler)
+void idt_set_gate(uint32_t vector, uint32_t handler)
 {
     idt[vector].offset_low = (uint16_t)(handler & 0xFFFF);
     idt[vector].selector = GDT_KERNEL_CODE;

@@ -10,4 +10,8 @@
  * exception (isr.asm -> trap_handler) and loads IDTR. */
 void idt_init(void);
 
+/* Points `vector` at `handler` through a 32-bit interrupt gate (IF cleared
+ * on entry; the handler ends with IRET). */
+void idt_set_gate(uint32_t vector, uint32_t handler);
+
 #endif

@@ -12,7 +12,9 @@ KERNEL_DATA_SEG   equ 0x10      ; GDT_KERNEL_DATA in gdt.h
 STACK_ALIGN       equ 16
 
 extern trap_handler
+extern wake_acknowledge
 global isr_stub_table
+global wake_stub
 
 ; Vector without a CPU error code: push a zero in its place.
 %macro ISR_NO_ERROR_CODE 1
@@ -81,6 +83,20 @@ isr_common:
     cli
     hlt
     jmp .halt
+
+; A device interrupt that only ends a HLT (wake.c): the interrupted code is
+; the waiter's loop, which polls the device itself. Saves the registers the
+; C ABI lets wake_acknowledge clobber, has it acknowledge the PIC, returns.
+wake_stub:
+    push eax
+    push ecx
+    push edx
+    cld                         ; the C ABI assumes DF = 0
+    call wake_acknowledge
+    pop edx
+    pop ecx
+    pop eax
+    iretd
 
 ; Stub addresses in vector order, read by idt_init().
 section .rodata

@@ -20,6 +20,7 @@
 #define ICW3_SLAVE_CASCADE_ID 0x02    /* the slave's own cascade identity */
 #define ICW4_8086_MODE 0x01
 #define OCW1_MASK_ALL 0xFF
+#define OCW2_END_OF_INTERRUPT 0x20 /* non-specific EOI: the highest IRQ in service is done */
 
 void pic_remap_and_mask(void)
 {
@@ -46,4 +47,14 @@ void pic_remap_and_mask(void)
     /* OCW1: interrupt mask register, one bit per line; all masked. */
     outb(PIC_MASTER_DATA, OCW1_MASK_ALL);
     outb(PIC_SLAVE_DATA, OCW1_MASK_ALL);
+}
+
+void pic_set_master_mask(uint8_t mask)
+{
+    outb(PIC_MASTER_DATA, mask);
+}
+
+void pic_end_of_interrupt(void)
+{
+    outb(PIC_MASTER_COMMAND, OCW2_END_OF_INTERRUPT);
 }

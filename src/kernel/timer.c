@@ -1,5 +1,6 @@
 /* TSC calibration against the 8254 Programmable Interval Timer (Intel 8254
- * datasheet; the PC wiring of channel 2 is the IBM PC/AT "port B").
+ * datasheet; the PC wiring of channel 2 is the IBM PC/AT "port B"), and
+ * the PIT's channel 0 as a periodic tick on IRQ 0.
  *
  * The TSC counts CPU cycles at a rate no architectural register reports
  * on older CPUs, so it is measured against a clock of known frequency: PIT
@@ -15,15 +16,18 @@
 #include "timer.h"
 
 #define PIT_INPUT_HZ 1193182u
+#define PIT_CHANNEL0_DATA 0x40
 #define PIT_CHANNEL2_DATA 0x42
 #define PIT_COMMAND 0x43
 
 /* Command byte: channel 2, access low byte then high byte, mode 0
  * ("interrupt on terminal count": OUT goes high when the count reaches
  * zero), binary counting. */
+#define PIT_SELECT_CHANNEL0 0x00
 #define PIT_SELECT_CHANNEL2 0x80
 #define PIT_ACCESS_LOHI 0x30
 #define PIT_MODE0 0x00
+#define PIT_MODE2 0x04 /* "rate generator": a pulse on OUT every `count` input ticks */
 #define PIT_BINARY 0x00
 
 /* System control port B. */
@@ -107,4 +111,23 @@ uint64_t tsc_cycles_to_ns(uint64_t cycles)
 uint64_t tsc_cycles_to_us(uint64_t cycles)
 {
     return kmuldiv64(cycles, US_PER_S, tsc_freq_hz);
+}
+
+/* Channel 0's OUT drives IRQ 0 on every PC. */
+static void pit_channel0(uint8_t mode, uint16_t count)
+{
+    outb(PIT_COMMAND, PIT_SELECT_CHANNEL0 | PIT_ACCESS_LOHI | mode | PIT_BINARY);
+    outb(PIT_CHANNEL0_DATA, count & 0xFF);
+    outb(PIT_CHANNEL0_DATA, count >> 8);
+}
+
+void pit_tick_start(uint32_t hz)
+{
+    pit_channel0(PIT_MODE2, (uint16_t)(PIT_INPUT_HZ / hz));
+}
+
+void pit_tick_stop(void)
+{
+    /* Mode 0 counts down once and then holds OUT high: no more edges. */
+    pit_channel0(PIT_MODE0, 1);
 }

@@ -17,6 +17,13 @@ static inline uint64_t rdtsc(void)
  * never answers. */
 void timer_init(void);
 
+/* PIT channel 0 pulses IRQ 0 `hz` times a second (19 to 1193182) from
+ * now on, until pit_tick_stop. The PIC decides whether the pulses reach the
+ * CPU (wake.h). */
+#define PIT_IRQ 0
+void pit_tick_start(uint32_t hz);
+void pit_tick_stop(void);
+
 uint64_t tsc_hz(void);
 uint64_t tsc_cycles_to_ns(uint64_t cycles);
 uint64_t tsc_cycles_to_us(uint64_t cycles);

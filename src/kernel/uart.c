@@ -21,12 +21,14 @@
 #define FCR_ENABLE 0x01
 #define FCR_CLEAR_RX 0x02
 #define FCR_CLEAR_TX 0x04
-#define FCR_TRIGGER_14 0xC0
+#define FCR_TRIGGER_14 0xC0 /* UART_RX_TRIGGER */
 
 #define MCR_DTR 0x01
 #define MCR_RTS 0x02
 #define MCR_OUT2 0x08
 #define MCR_LOOPBACK 0x10
+
+#define IER_RX_DATA 0x01 /* received data available: FIFO at its trigger level, or a timeout */
 
 #define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
@@ -63,6 +65,20 @@ uint8_t uart_rx(uint16_t base)
     return inb(base + UART_RBR);
 }
 
+void uart_rx_interrupt(uint16_t base)
+{
+    outb(base + UART_IER, IER_RX_DATA);
+}
+
+uint32_t uart_rx_burst(uint16_t base, uint8_t *buf, uint32_t n)
+{
+    uint32_t got = 0;
+
+    while (got < n && (inb(base + UART_LSR) & LSR_DATA_READY))
+        buf[got++] = inb(base + UART_RBR);
+    return got;
+}
+
 /* In loopback mode the transmitter feeds the receiver internally: reading
  * back what was sent proves a UART answers at this port (an empty port
  * reads 0xFF). */
@@ -83,7 +99,7 @@ int uart_init(uint16_t base)
 {
     int present;
 
-    /* Polled driver: the UART must not raise its IRQ. */
+    /* Polled driver: no IRQ unless a caller asks (uart_rx_interrupt). */
     outb(base + UART_IER, 0);
 
     /* The baud divisor shares ports with THR/IER; DLAB selects it. */

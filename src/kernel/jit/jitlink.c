@@ -45,6 +45,7 @@
 #include "test_hooks.h"
 #include "timer.h"
 #include "uart.h"
+#include "wake.h"
 
 /* Nothing here is time-critical (the benchmarks' code is what gets timed):
  * small code. */
@@ -57,9 +58,8 @@
 #define CR4_OSXSAVE (1u << 18)
 #define CPUID_1_ECX_OSXSAVE (1u << 27)
 #define PERCENT 100u
-#ifndef JIT_POLL_BACKOFF
-#define JIT_POLL_BACKOFF 64 /* PAUSEs between two polls of an empty receiver */
-#endif
+#define RATIO_ONE 65536u /* new/old call times in 16.16 fixed point */
+#define WAKE_TICK_HZ 1000 /* a halted receive rechecks its deadline this often */
 
 /* The code arena: patches are copied here and nowhere else. In the BSS, so
  * it costs the image nothing; executable like all memory (no paging). */
@@ -83,6 +83,7 @@ static struct {
     uint32_t silent; /* unanswered requests in a row */
     uint32_t garbage, patches, kept, refused;
     uint64_t frame_start; /* TSC when the last frame's magic was complete */
+    uint64_t stall_ticks; /* JIT_FRAME_TIMEOUT_MS in TSC cycles */
     struct live_range *live;
     uint32_t live_count;
 } link;
@@ -144,19 +145,30 @@ static uint32_t send_frame(uint16_t opcode, const void *payload, uint32_t size)
     return h.seq;
 }
 
-static int recv_byte(uint8_t *b, uint64_t deadline)
+/* `n` bytes from the link into `dst`, or 0 when the first does not come
+ * before `deadline` or a later one not within JIT_FRAME_TIMEOUT_MS of the
+ * one before. Under QEMU the 16550 gets at most its FIFO's trigger level
+ * (14 bytes) per turn of the emulator's I/O thread, and a turn needs the
+ * host CPU: the receiver is drained in one go (uart_rx_burst), and while
+ * it is empty with a FIFO's worth or more still to come the CPU halts
+ * until COM2's "data available" interrupt or the next tick (wake.h)
+ * instead of spinning on the status register. */
+static int recv_bytes(uint8_t *dst, uint32_t n, uint64_t deadline)
 {
-    while (!uart_rx_ready(JIT_COM2_PORT)) {
-        uint32_t i;
+    uint32_t got = 0;
 
-        if (rdtsc() >= deadline)
+    while (got < n) {
+        uint32_t k = uart_rx_burst(JIT_COM2_PORT, dst + got, n - got);
+
+        if (k) {
+            got += k;
+            deadline = rdtsc() + link.stall_ticks;
+        } else if (rdtsc() >= deadline) {
             return 0;
-        /* Under QEMU every port access takes the emulator's global lock,
-         * which its I/O thread needs to refill the UART: back off. */
-        for (i = 0; i < JIT_POLL_BACKOFF; i++)
-            __asm__ volatile("pause");
+        } else if (n - got >= UART_RX_TRIGGER) {
+            wake_wait();
+        }
     }
-    *b = uart_rx(JIT_COM2_PORT);
     return 1;
 }
 
@@ -176,7 +188,7 @@ static int recv_frame(struct jit_header *h, uint64_t deadline)
         for (i = 0; window != JIT_MAGIC; i++) {
             uint8_t b;
 
-            if (!recv_byte(&b, deadline))
+            if (!recv_bytes(&b, 1, deadline))
                 return 0;
             window = (window >> 8) | ((uint32_t)b << 24);
             if (i >= sizeof(window))
@@ -184,19 +196,16 @@ static int recv_frame(struct jit_header *h, uint64_t deadline)
         }
         h->magic = window;
         link.frame_start = rdtsc();
-        for (i = sizeof(h->magic); i < sizeof(*h); i++)
-            if (!recv_byte(&raw[i], deadline_ms(JIT_FRAME_TIMEOUT_MS)))
-                return 0;
+        if (!recv_bytes(raw + sizeof(h->magic), sizeof(*h) - sizeof(h->magic),
+                        link.frame_start + link.stall_ticks))
+            return 0;
         if (h->opcode < JIT_OP_HELLO || h->opcode > JIT_OP_BYE || h->flags != 0 ||
             h->size > JIT_MAX_PAYLOAD) {
             link.garbage += sizeof(*h);
             continue;
         }
         /* The rest of a frame comes in one piece: only a stall ends it. */
-        for (i = 0; i < h->size; i++)
-            if (!recv_byte(&rx_payload[i], deadline_ms(JIT_FRAME_TIMEOUT_MS)))
-                return 0;
-        return 1;
+        return recv_bytes(rx_payload, h->size, rdtsc() + link.stall_ticks);
     }
 }
 
@@ -291,6 +300,8 @@ static void fill_hello(struct jit_hello *m, uint32_t usable)
             m->xcr0 = read_xcr0();
     }
     m->leaf_count = JIT_CPUID_LEAVES;
+    for (i = 0; i < bench_registry_count && i < JIT_MAX_SLOTS; i++)
+        m->slots[i] = (uint32_t)(uintptr_t)dispatch_bench(i)->run;
 }
 
 /* HELLO, then WELCOME within its timeout: whether a host is there. */
@@ -304,6 +315,7 @@ static int hello(uint32_t usable)
 
     if (uart_init(JIT_COM2_PORT)) {
         link.up = 1;
+        link.stall_ticks = kmuldiv64(tsc_hz(), JIT_FRAME_TIMEOUT_MS, MS_PER_S);
         fill_hello(&m, usable);
         seq = send_frame(JIT_OP_HELLO, &m, sizeof(m));
         absent = "no answer";
@@ -423,20 +435,27 @@ static void *arena_for(const struct bench_ctx *b)
     return arena;
 }
 
-/* The middle of `n` (odd) values, which it sorts: a busy host slows some
- * calls of either side, rarely most of them. */
-static uint64_t median(uint64_t *v, uint32_t n)
+/* The pair (old_t[i], new_t[i]) whose ratio new/old is the median of the
+ * `n` (odd) pairs': the two calls of a pair ran one after the other, so a
+ * slow phase of the host slows both; a busy host slows some pairs' ratio
+ * either way, rarely most of them. */
+static uint32_t median_pair(const uint64_t *old_t, const uint64_t *new_t, uint32_t n)
 {
+    uint64_t ratio[JIT_TIMED_MAX_CALLS];
+    uint32_t order[JIT_TIMED_MAX_CALLS];
     uint32_t i, j;
 
-    for (i = 1; i < n; i++)
-        for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            uint64_t t = v[j];
+    for (i = 0; i < n; i++) {
+        ratio[i] = kmuldiv64(new_t[i], RATIO_ONE, old_t[i] ? old_t[i] : 1);
+        order[i] = i;
+        for (j = i; j > 0 && ratio[order[j - 1]] > ratio[order[j]]; j--) {
+            uint32_t t = order[j];
 
-            v[j] = v[j - 1];
-            v[j - 1] = t;
+            order[j] = order[j - 1];
+            order[j - 1] = t;
         }
-    return v[n / 2];
+    }
+    return order[n / 2];
 }
 
 static uint64_t time_call(fluid_prof_run_fn fn, void *arena, uint32_t size)
@@ -449,7 +468,7 @@ static uint64_t time_call(fluid_prof_run_fn fn, void *arena, uint32_t size)
 
 /* Old against new, timed and checksummed. */
 struct comparison {
-    uint64_t before, after;         /* median call, TSC cycles */
+    uint64_t before, after;         /* the median pair's calls, TSC cycles */
     uint64_t sum_before, sum_after; /* checksums after as many calls */
 };
 
@@ -457,9 +476,9 @@ struct comparison {
  * checksums compare: untimed calls first (caches, TCG's translation), then
  * timed ones, one of each in turn, so a slower phase of the host or the
  * emulator hits both alike: at least JIT_TIMED_CALLS pairs, more while the
- * old code's calls took less than JIT_TIMED_BUDGET_MS, an odd number; each
- * side's figure is its median call. Why `new` must not stay, or
- * JIT_REASON_NONE. */
+ * old code's calls took less than JIT_TIMED_BUDGET_MS, an odd number; the
+ * figures are the pair whose new/old ratio is the median (median_pair). Why
+ * `new` must not stay, or JIT_REASON_NONE. */
 static uint32_t compare(const struct bench_ctx *b, fluid_prof_run_fn old, fluid_prof_run_fn new,
                         struct comparison *c)
 {
@@ -477,8 +496,9 @@ static uint32_t compare(const struct bench_ctx *b, fluid_prof_run_fn old, fluid_
         new_t[n] = time_call(new, new_arena, b->size);
         spent += old_t[n];
     }
-    c->before = median(old_t, n);
-    c->after = median(new_t, n);
+    i = median_pair(old_t, new_t, n);
+    c->before = old_t[i];
+    c->after = new_t[i];
     c->sum_before = b->desc->checksum(old_arena, b->size);
     c->sum_after = b->desc->checksum(new_arena, b->size);
     kfree(new_arena);
@@ -664,6 +684,12 @@ void jitlink_run(uint32_t usable)
 
     if (!hello(usable))
         return;
+    /* A receive halts while COM2's FIFO is empty (recv_bytes): its data
+     * interrupt ends the halt, and the tick bounds it. */
+    uart_rx_interrupt(JIT_COM2_PORT);
+    wake_source(UART_COM2_IRQ);
+    wake_source(PIT_IRQ);
+    pit_tick_start(WAKE_TICK_HZ);
     slots = kmalloc(bench_registry_count * sizeof(*slots));
     link.live = kmalloc(bench_registry_count * JIT_MAX_ROUNDS * sizeof(*link.live));
     for (i = 0; i < bench_registry_count && link.up; i++) {
@@ -681,6 +707,7 @@ void jitlink_run(uint32_t usable)
     }
     if (link.up)
         send_frame(JIT_OP_BYE, NULL, 0);
+    pit_tick_stop();
     line_start("bye", NULL);
     kprintf_to(CONSOLE_SERIAL, ",\"patches\":%u,\"kept\":%u,\"refused\":%u,\"garbage\":%u",
                link.patches, link.kept, link.refused, link.garbage);
