@@ -497,6 +497,7 @@ LINES: dict[str, dict[str, Any]] = {
             'tokenizer': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the tokenizer's path, likewise"},
             'arch': {'type': 'string', 'required': True, 'enum': ('x86_64', 'i386'), 'pattern': None, 'by': '', 'doc': 'the architecture the engine ran as (the kernel: i386)'},
             'variant': {'type': 'string', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': "the forward pass's variant: the kernel's choice among the levels of the manifest section `variants` (measured at boot), the native runner's `generic` or `tuned`; under the JIT the code of the last forward pass: tuned once tier 2 swapped in the tuned forward pass, generic on tier-0 code"},
+            'phase': {'type': 'string', 'required': False, 'enum': ('boot', 'jit'), 'pattern': None, 'by': 'kernel', 'doc': "boot: the generation on the variant chosen at boot; jit: the same generation again after the JIT link's phase (a link server answered on COM2), on the matrix-vector product the link left in the slot (docs/kernel-jit.md)"},
             'prompt_tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the encoded prompt, BOS first'},
             'tokens': {'type': 'array', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'the generated token ids'},
             'n': {'type': 'integer', 'required': True, 'enum': None, 'pattern': None, 'by': '', 'doc': 'generated tokens (the length of `tokens`)'},

@@ -149,13 +149,18 @@ static __attribute__((noinline)) void matvec_strided(float *restrict out, const 
     }
 }
 
+/* Where every product below finds matvec_strided: a load and an indirect
+ * call per matrix, not per row (nothing measurable), so that code built
+ * for this very CPU can take its place between two calls (infer.h). */
+static infer_matvec_fn matvec_slot = matvec_strided;
+
 /* A weight matrix (contiguous rows): a stream from memory when the model is
  * larger than the caches (prefetching costs little when it is not), then
  * the matrix `next`. */
 static void matvec_then(float *out, const float *w, const float *x, size_t rows, size_t cols,
                         const float *next)
 {
-    matvec_strided(out, w, x, rows, cols, cols, 1, next);
+    matvec_slot(out, w, x, rows, cols, cols, 1, next);
 }
 
 static void matvec(float *out, const float *w, const float *x, size_t rows, size_t cols)
@@ -166,7 +171,7 @@ static void matvec(float *out, const float *w, const float *x, size_t rows, size
 static float sum_squares(const float *restrict x, size_t n)
 {
     float out;
-    matvec_strided(&out, x, x, 1, n, n, 0, 0);
+    matvec_slot(&out, x, x, 1, n, n, 0, 0);
     return out;
 }
 
@@ -271,7 +276,7 @@ static void attention(struct infer *m, size_t l, size_t pos)
         for (size_t t = 0; t < n; t++)
             att[t] *= scale;
         softmax(att, n);
-        matvec_strided(m->xb + h * hs, vt, att, hs, n, seq, 0, 0);
+        matvec_slot(m->xb + h * hs, vt, att, hs, n, seq, 0, 0);
     }
 }
 
@@ -359,4 +364,5 @@ const struct infer_kernels INFER_VARIANT(infer_kernels) = {
     .forward = forward,
     .matvec = matvec,
     .stream_sum = stream_sum,
+    .matvec_slot = &matvec_slot,
 };
