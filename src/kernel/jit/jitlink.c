@@ -9,8 +9,9 @@
  *
  *   HELLO    -> build id, CPUID leaves, XCR0, CR4, code arena
  *   WELCOME  <- (within JIT_HELLO_TIMEOUT_MS, else no host)
- *   per benchmark, its run() behind a slot (a function pointer every call
- *   goes through), up to JIT_MAX_ROUNDS times:
+ *   per client (jitlink.h: a benchmark's run(), the inference engine's
+ *   matrix-vector product), its function behind a slot (a function
+ *   pointer every call goes through), up to JIT_MAX_ROUNDS times:
  *     PROFILE -> calls, cycles and integer argument values of the code the
  *                slot holds (the boot choice, then the code kept), from the
  *                profiler runtime (src/runtime/profile.c)
