@@ -280,9 +280,9 @@ def test_doit_run_llama_generates_the_reference_tokens(llama_tree: Path, expecte
 
 @pytest.mark.boot
 def test_llama_jit_swaps_the_matvec_and_generates_the_same_tokens(llama_tree: Path, expected: tuple) -> None:
-    """``profile=llama_jit``: the boot choice's generation, the engine's matrix-vector product
-    offered to the link server (PROFILE, PATCH, swap, timed, kept or reverted), the same
-    generation again on the code the slot holds then: the same tokens, the reference's."""
+    """``profile=llama_jit``: the boot choice's generation, the engine's matrix-vector product and
+    forward pass offered to the link server (PROFILE, PATCH, swap, timed, kept or reverted), the
+    same generation again on the code the slots hold then: the same tokens, the reference's."""
     report = llama_tree / "build/jit/kernel-report.json"
     report.unlink(missing_ok=True)
     proc = doit(llama_tree, "run", "profile=llama_jit", timeout=300)
@@ -298,7 +298,8 @@ def test_llama_jit_swaps_the_matvec_and_generates_the_same_tokens(llama_tree: Pa
     assert all(lines.line_errors("FLUID-JIT", e) == [] for e in events)
     assert events[0]["event"] == "hello" and events[0]["host"] is True
     profiles = [e for e in events if e["event"] == "profile"]
-    assert profiles and {e["function"] for e in profiles} == {"infer.matvec"}
+    assert [e["function"] for e in profiles][:1] == ["infer.matvec"], "the hot function first"
+    assert {e["function"] for e in profiles} == {"infer.matvec", "infer.forward"}
     assert all(e["variant"] == infer[0]["variant"] and e["calls"] > 0 for e in profiles)
     swaps = [e for e in events if e["event"] == "swap"]
     verdicts = [e for e in events if e["event"] in ("kept", "reverted")]
@@ -308,9 +309,12 @@ def test_llama_jit_swaps_the_matvec_and_generates_the_same_tokens(llama_tree: Pa
     assert events[-1]["event"] == "bye" and events[-1]["patches"] == len(swaps)
     host = json.loads(report.read_text())
     rows = host["functions"]
-    assert rows and all(r["benchmark"] == "infer.matvec" and r["function"].startswith("matvec_strided")
-                        and r["boot_variant"] == infer[0]["variant"] for r in rows)
-    guest = [r for r in rows if r["strategy"] and r["strategy"].startswith("guest-")]
+    symbols = {"infer.matvec": "matvec_strided", "infer.forward": "forward"}
+    assert rows and all(r["function"].startswith(symbols[r["benchmark"]]) for r in rows)
+    assert all(r["boot_variant"] == infer[0]["variant"] and r["specialised"] == {} for r in rows), (
+        "no argument of either function keeps its value")
+    matvec = [r for r in rows if r["benchmark"] == "infer.matvec"]
+    guest = [r for r in matvec if r["strategy"] and r["strategy"].startswith("guest-")]
     assert guest and all(r["llvm_cpu"] == host["guest"]["llvm_cpu"] == "x86-64-v3" for r in guest), (
         "compiled for the guest's CPUID")
     assert {r["verdict"] for r in rows} <= {"kept", "reverted"}

@@ -8,11 +8,13 @@
 #include "infer.h"
 
 /* Between two generations: when a link server answers HELLO, offers the
- * strided matrix-vector product of the variant `m` runs (`variant`: its
- * name) to it, timing forward passes of `token` at position `pos` (fed
- * before: the caches hold every earlier position), and leaves in the slot
- * the code that won. Whether a host was there (then the caller generates
- * again, on that code). `usable`: the CPU_FEAT_* bits fpu_init enabled. */
-int infer_jit(struct infer *m, const char *variant, int32_t token, int32_t pos, uint32_t usable);
+ * strided matrix-vector product and the forward pass of the variant `m`
+ * runs (`variant`: its name) to it, timing forward passes at position
+ * `pos` (`tokens`: the tokens fed at pos - 1 and pos; the caches hold
+ * every position up to pos), and leaves in the slots the code that won:
+ * `m->kernels` then points to a copy of the variant's kernels. Whether a
+ * host was there (then the caller generates again, on that code).
+ * `usable`: the CPU_FEAT_* bits fpu_init enabled. */
+int infer_jit(struct infer *m, const char *variant, const int32_t tokens[2], int32_t pos, uint32_t usable);
 
 #endif

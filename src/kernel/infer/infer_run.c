@@ -256,12 +256,10 @@ static void generate(struct infer *m, const struct settings *s, uint32_t logits,
     print_logits(m, g);
 }
 
-/* The token the last forward pass was fed: a prompt token, or a generated
- * one fed back. */
-static int32_t last_fed(const struct generation *g)
+/* The token position `pos` was fed: a prompt token, or a generated one fed
+ * back. */
+static int32_t fed_at(const struct generation *g, size_t pos)
 {
-    size_t pos = g->forwards - 1;
-
     return pos < g->n_prompt ? g->prompt[pos] : g->out[pos - g->n_prompt];
 }
 
@@ -321,7 +319,8 @@ void infer_run(uint32_t logits, uint32_t usable)
     struct infer_config config;
     struct generation g;
     const struct infer_variant *chosen;
-    size_t arena_bytes;
+    size_t arena_bytes, last;
+    int32_t tokens[2];
     void *arena;
     int status;
 
@@ -344,7 +343,10 @@ void infer_run(uint32_t logits, uint32_t usable)
             s.tokens, chosen->name, select_how_name(selection.how));
     generate(&model, &s, logits, &g);
     report(&model, &s, &g, arena_bytes, &selection, "boot");
-    if (infer_jit(&model, chosen->name, last_fed(&g), (int32_t)g.forwards - 1, usable)) {
+    last = g.forwards - 1;
+    tokens[0] = fed_at(&g, last ? last - 1 : 0);
+    tokens[1] = fed_at(&g, last);
+    if (infer_jit(&model, chosen->name, tokens, (int32_t)last, usable)) {
         g.kept = 0;
         generate(&model, &s, 0, &g);
         report(&model, &s, &g, arena_bytes, &selection, "jit");
