@@ -46,7 +46,10 @@ int jitlink_open(uint32_t usable, const uintptr_t *slots, uint32_t count) __attr
  * (JIT_SILENT_LIMIT unanswered requests) is not asked again. */
 void jitlink_tune(const struct jit_client *c) __attribute__((weak));
 
-/* BYE (if the host is still there) and the `bye` line. */
+/* BYE (if the host is still there) and the `bye` line. Until BYE the host
+ * waits, idle; after it, it writes its report and ends, which takes the
+ * host's CPU for a while: a client that measures something after its
+ * rounds says BYE after that. */
 void jitlink_close(void) __attribute__((weak));
 
 /* After the benchmarks ran with their boot choice (bench_run_all): offers

@@ -168,8 +168,12 @@ int infer_jit(struct infer *m, const char *variant, const int32_t tokens[2], int
         return 0;
     for (i = 0; i < SLOTS; i++)
         jitlink_tune(&clients[i]);
-    jitlink_close();
     return 1;
+}
+
+void infer_jit_end(void)
+{
+    jitlink_close();
 }
 
 #pragma clang attribute pop

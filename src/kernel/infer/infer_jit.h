@@ -13,8 +13,13 @@
  * `pos` (`tokens`: the tokens fed at pos - 1 and pos; the caches hold
  * every position up to pos), and leaves in the slots the code that won:
  * `m->kernels` then points to a copy of the variant's kernels. Whether a
- * host was there (then the caller generates again, on that code).
- * `usable`: the CPU_FEAT_* bits fpu_init enabled. */
+ * host was there (then the caller generates again, on that code, and
+ * calls infer_jit_end). `usable`: the CPU_FEAT_* bits fpu_init enabled. */
 int infer_jit(struct infer *m, const char *variant, const int32_t tokens[2], int32_t pos, uint32_t usable);
+
+/* BYE to the host, after the generation on the JIT's code: until then the
+ * host waits idle, where its ending (report, exit) would share the
+ * machine's CPU with the generation being timed. */
+void infer_jit_end(void);
 
 #endif

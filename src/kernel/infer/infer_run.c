@@ -350,5 +350,6 @@ void infer_run(uint32_t logits, uint32_t usable)
         g.kept = 0;
         generate(&model, &s, 0, &g);
         report(&model, &s, &g, arena_bytes, &selection, "jit");
+        infer_jit_end();
     }
 }

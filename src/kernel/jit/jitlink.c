@@ -646,6 +646,8 @@ void jitlink_tune(const struct jit_client *b)
     struct comparison c;
     uint32_t round;
 
+    /* The tick bounds a halted receive (recv_bytes); only the rounds need it. */
+    pit_tick_start(WAKE_TICK_HZ);
     for (round = 0; round < JIT_MAX_ROUNDS && link.up && offer(b, work); round++)
         ;
     b->release(work);
@@ -665,6 +667,7 @@ void jitlink_tune(const struct jit_client *b)
                 c.before, c.after, c.sum_before, c.sum_after);
         report_comparison(b, reason ? "unconfirmed" : "confirmed", reason, &c);
     }
+    pit_tick_stop();
 }
 
 int jitlink_open(uint32_t usable, const uintptr_t *slots_code, uint32_t count)
@@ -672,11 +675,10 @@ int jitlink_open(uint32_t usable, const uintptr_t *slots_code, uint32_t count)
     if (!hello(usable, slots_code, count))
         return 0;
     /* A receive halts while COM2's FIFO is empty (recv_bytes): its data
-     * interrupt ends the halt, and the tick bounds it. */
+     * interrupt ends the halt, and the tick (jitlink_tune) bounds it. */
     uart_rx_interrupt(JIT_COM2_PORT);
     wake_source(UART_COM2_IRQ);
     wake_source(PIT_IRQ);
-    pit_tick_start(WAKE_TICK_HZ);
     return 1;
 }
 
@@ -684,7 +686,6 @@ void jitlink_close(void)
 {
     if (link.up)
         send_frame(JIT_OP_BYE, NULL, 0);
-    pit_tick_stop();
     line_start("bye", NULL);
     kprintf_to(CONSOLE_SERIAL, ",\"patches\":%u,\"kept\":%u,\"refused\":%u,\"garbage\":%u",
                link.patches, link.kept, link.refused, link.garbage);
