@@ -84,9 +84,9 @@ def booted(image: Path, cpu: str, cmdline: str = "") -> BootResult:
     return result
 
 
-def jit_run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def jit_run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``doit run profile=llama_jit``: its two FLUID-INFER lines (boot, jit) and the link server's
-    report rows."""
+    report."""
     report = ROOT / "build/jit/kernel-report.json"
     report.unlink(missing_ok=True)
     proc = subprocess.run([sys.executable, "-m", "doit", "run", f"profile={JIT_PROFILE}"], cwd=ROOT,
@@ -98,7 +98,7 @@ def jit_run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                          f"{proc.stderr[-2000:]}")
     if infer[0]["tokens"] != infer[1]["tokens"]:
         raise SystemExit(f"profile={JIT_PROFILE}: the generation after the swaps gave other tokens")
-    return infer, json.loads(report.read_text())["functions"]
+    return infer, json.loads(report.read_text())
 
 
 def median(values: list[float]) -> float:
@@ -117,7 +117,7 @@ def main() -> None:
     bench: dict[str, list[BootResult]] = {name: [] for name in images}
     infer: list[dict[str, Any]] = []
     walls: list[float] = []
-    jit: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
+    jit: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
     for _ in range(args.repeat):
         for name, image in images.items():
             bench[name].append(booted(image, args.cpu))
@@ -163,7 +163,7 @@ def main() -> None:
     print_jit(jit)
 
 
-def print_jit(jit: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> None:
+def print_jit(jit: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
     """The llama_jit runs: tok/s before and after the link's swaps, and what the link did."""
     print()
     print(f"Text generation with the JIT link (`doit run profile={JIT_PROFILE}`), emulated (TCG -cpu max), "
@@ -182,8 +182,8 @@ def print_jit(jit: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> N
     print("| function | candidate | kept | reverted | speedup (median) | latency, PROFILE to swap (median) |")
     print("|---|---|--:|--:|--:|--:|")
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for _, functions in jit:
-        for r in functions:
+    for _, report in jit:
+        for r in report["functions"]:
             rows.setdefault((r["benchmark"], r["strategy"] or "-"), []).append(r)
     for (function, strategy), found in rows.items():
         speedups = [r["speedup"] for r in found if r.get("speedup")]
@@ -193,6 +193,9 @@ def print_jit(jit: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> N
         print(f"| {function} | {strategy} | {kept} | {reverted} | "
               f"{f'{median(speedups):.3f}x' if speedups else '-'} | "
               f"{f'{median(latencies):.0f} ms' if latencies else '-'} |")
+    held = [f"{name}: {c['verdict']} {c['speedup']}x" for _, report in jit
+            for name, c in report["confirmations"].items()]
+    print(f"A kept patch against the boot choice, timed afresh: {'; '.join(held) or 'none kept'}")
 
 
 if __name__ == "__main__":
