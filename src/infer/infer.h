@@ -129,10 +129,12 @@ typedef void (*infer_matvec_fn)(float *out, const float *w, const float *x, size
  * logits of `token` at `pos` into m->logits (arguments already checked);
  * `matvec` is out[i] = sum_j w[i * cols + j] x[j] for i < rows; `stream_sum`
  * reads n floats once and returns their sum (the memory bandwidth probe of
- * the native runner). `matvec_slot`: the variant's hot function, the
- * strided product, is called through the pointer it points to, which holds
- * the variant's own code until someone stores another (the kernel's JIT
- * link swaps it between two calls: src/kernel/infer/infer_jit.c). */
+ * the native runner). `matvec_slot`: in the kernel's build (forward.c,
+ * INFER_MATVEC_SLOT) the variant's hot function, the strided product, is
+ * called through the pointer it points to, which holds the variant's own
+ * code until someone stores another (the kernel's JIT link swaps it
+ * between two calls: src/kernel/infer/infer_jit.c); 0 in other builds
+ * (the product is called directly). */
 struct infer_kernels {
     const char *variant; /* "generic", "tuned", or another level's name */
     void (*forward)(struct infer *m, int32_t token, int32_t pos);
