@@ -72,11 +72,17 @@ def log(message: str) -> None:
     print(f"{PREFIX}: {message}", flush=True)
 
 
+def function_label(name: str) -> str:
+    """A PROFILE's name as a function: a benchmark's (``matrix_mul``) names its run(); a name with
+    a dot (``infer.matvec``) is the function's label already (as the kernel's FLUID-JIT lines)."""
+    return name if "." in name else f"{name}.run"
+
+
 @dataclass
 class FunctionRecord:
     """One PROFILE and what became of it (a row of the report)."""
 
-    benchmark: str
+    benchmark: str  # the PROFILE's name: a benchmark's, or a function's label ("infer.matvec")
     slot: int
     boot_variant: str
     addr: str
@@ -111,6 +117,11 @@ class FunctionRecord:
     reason: str | None = None
     received: float = field(default=0.0, repr=False)
     library: str | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """The function as the log names it: a benchmark's run(), or the PROFILE's label."""
+        return function_label(self.benchmark)
 
 
 @dataclass(frozen=True)
@@ -294,7 +305,7 @@ class Session:
 
     def _decline(self, rec: FunctionRecord, seq: int, why: str) -> bytes:
         rec.verdict, rec.reason = "declined", why
-        log(f"{rec.benchmark}.run: no patch ({why})")
+        log(f"{rec.label}: no patch ({why})")
         return self.reply(P.JIT_OP_DECLINE, seq, linkproto.decline(rec.slot, why))
 
     def plan_for(self, function: str) -> list[Any]:
@@ -345,12 +356,12 @@ class Session:
         rec.compile_ms, rec.compiled = done.compile_ms, done.origin
         rec.cached = done.obj.cached
         spec_text = ", ".join(f"{k}={v}" for k, v in rec.specialised.items()) or "no constant arguments"
-        log(f"{rec.benchmark}.run = {rec.function} (boot choice {rec.boot_variant}): {rec.calls} calls, "
+        log(f"{rec.label} = {rec.function} (boot choice {rec.boot_variant}): {rec.calls} calls, "
             f"{rec.cycles} cycles; candidate {rec.round}: {strategy.name} ({spec_text}), compiled "
             f"{'ahead' if ready else 'now'} ({done.origin})")
         rec.object_digest = hashlib.sha256(done.obj.data).hexdigest()[:16]
         if rec.object_digest in tried:
-            log(f"{rec.benchmark}.run: {strategy.name} gives the code already tried; next candidate")
+            log(f"{rec.label}: {strategy.name} gives the code already tried; next candidate")
             return None
         tried.add(rec.object_digest)
         library = f"patch{len(self.functions)}"
@@ -374,7 +385,7 @@ class Session:
             build_id ^= 0xFFFFFFFF
         rec.digest = f"0x{digest:08x}"
         cached = " (cached)" if done.obj.cached else ""
-        log(f"{rec.benchmark}.run: compiled in {rec.compile_ms:.0f} ms{cached} (ready {rec.wait_ms:.0f} ms "
+        log(f"{rec.label}: compiled in {rec.compile_ms:.0f} ms{cached} (ready {rec.wait_ms:.0f} ms "
             f"after the profile), linked in {rec.link_ms:.0f} ms: {rec.bytes} bytes at 0x{linked.addr:08x}"
             f"{f' [fault: {rec.fault}]' if rec.fault else ''}; PATCH sent")
         return linkproto.patch(build_id, rec.slot, m["fn_addr"], linked.addr, exports[ENTRY], digest, code,
@@ -407,7 +418,7 @@ class Session:
         if v["event"] == "swap":
             rec.latency_ms = round((received - rec.received) * 1e3, 1)
             rec.t_swap = round(received - self.clock0, 4)
-            log(f"{rec.benchmark}.run: new code running in the guest {rec.latency_ms:.0f} ms after "
+            log(f"{rec.label}: new code running in the guest {rec.latency_ms:.0f} ms after "
                 "its profile")
             return
         if v["event"] in ("confirmed", "unconfirmed"):
@@ -416,17 +427,17 @@ class Session:
                 "cycles_boot": v["cycles_before"], "cycles_final": v["cycles_after"],
                 "speedup": round(v["cycles_before"] / v["cycles_after"], 3) if v["cycles_after"] else None}
             c = self.confirmations[rec.benchmark]
-            log(f"{rec.benchmark}.run: against the boot choice, timed afresh: {c['speedup']}x, "
+            log(f"{rec.label}: against the boot choice, timed afresh: {c['speedup']}x, "
                 f"{v['event']}{' (the boot choice is back)' if v['event'] == 'unconfirmed' else ''}")
             return
         rec.verdict, rec.reason = v["event"], v["reason"] or None
         if v["event"] == "refused":
-            log(f"{rec.benchmark}.run: patch refused by the kernel ({v['reason']})")
+            log(f"{rec.label}: patch refused by the kernel ({v['reason']})")
         else:
             rec.cycles_before, rec.cycles_after = v["cycles_before"], v["cycles_after"]
             rec.speedup = round(v["cycles_before"] / v["cycles_after"], 3) if v["cycles_after"] else None
             how = f"{rec.speedup}x" if rec.speedup else "?"
-            log(f"{rec.benchmark}.run: {v['event']}{f' ({rec.reason})' if rec.reason else ''}: "
+            log(f"{rec.label}: {v['event']}{f' ({rec.reason})' if rec.reason else ''}: "
                 f"{how} ({v['cycles_before']} -> {v['cycles_after']} cycles/call)")
         if v["event"] != "kept" and rec.library:
             self.executor.release(rec.library)
@@ -466,13 +477,14 @@ class Session:
             log(f"{'function':<22} {'boot':<8} {'candidate':<22} {'verdict':<9} {'speedup':>7} "
                 f"{'compile':>8} {'compiled':<11} {'latency':>8}")
             for r in rows:
-                log(f"{r.benchmark + '.run':<22} {r.boot_variant:<8} {r.strategy or '-':<22} {r.verdict:<9} "
+                log(f"{r.label:<22} {r.boot_variant:<8} {r.strategy or '-':<22} {r.verdict:<9} "
                     f"{(f'{r.speedup:.2f}x' if r.speedup else '-'):>7} "
                     f"{(f'{r.compile_ms:.0f} ms' if r.compile_ms is not None else '-'):>8} "
                     f"{r.compiled or '-':<11} "
                     f"{(f'{r.latency_ms:.0f} ms' if r.latency_ms is not None else '-'):>8}")
         for name, c in self.confirmations.items():
-            log(f"{name + '.run':<22} against the boot choice, timed afresh: {c['speedup']}x, {c['verdict']}")
+            log(f"{function_label(name):<22} against the boot choice, timed afresh: {c['speedup']}x, "
+                f"{c['verdict']}")
         if self.args.report:
             log(f"report: {self.args.report}")
 

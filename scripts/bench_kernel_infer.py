@@ -13,7 +13,12 @@ alike), ``--repeat`` times:
   (the kernel also checks the modules' CRC-32 again before it exits);
 - the default image with ``workload=infer`` (``doit run profile=llama``): the
   FLUID-INFER line's tok/s (forward passes per second, prompt included), the
-  variant the kernel chose and every candidate's cycles, the selection's time.
+  variant the kernel chose and every candidate's cycles, the selection's time;
+- the same with the JIT link (``doit run profile=llama_jit``, always
+  ``-cpu max``): the generation with the boot choice, the engine's
+  matrix-vector product offered to the link server (docs/kernel-jit.md), the
+  same generation again: both tok/s, their ratio, each candidate's verdict,
+  speedup and latency (the link server's report).
 
 Every figure is under TCG with ``--cpu`` (default ``max``): emulated, not the
 host CPU's speed. Prints markdown tables (medians; tok/s also the best).
@@ -24,6 +29,7 @@ host CPU's speed. Prints markdown tables (medians; tok/s also the best).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -44,6 +50,7 @@ WORK = ROOT / "build" / "bench_kernel_infer"
 QEMU = "qemu-system-i386"
 BOOT_TIMEOUT_S = 120.0
 INFER = "workload=infer"
+JIT_PROFILE = "llama_jit"
 
 
 def build(tree: Path) -> Path:
@@ -77,6 +84,23 @@ def booted(image: Path, cpu: str, cmdline: str = "") -> BootResult:
     return result
 
 
+def jit_run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``doit run profile=llama_jit``: its two FLUID-INFER lines (boot, jit) and the link server's
+    report."""
+    report = ROOT / "build/jit/kernel-report.json"
+    report.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "doit", "run", f"profile={JIT_PROFILE}"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    serial = (ROOT / f"build/serial-{JIT_PROFILE}.log").read_text()
+    infer = BootResult(0, serial, 0.0).lines("FLUID-INFER")
+    if proc.returncode != 0 or [i["phase"] for i in infer] != ["boot", "jit"] or not report.exists():
+        raise SystemExit(f"doit run profile={JIT_PROFILE} failed:\n{proc.stdout[-3000:]}\n"
+                         f"{proc.stderr[-2000:]}")
+    if infer[0]["tokens"] != infer[1]["tokens"]:
+        raise SystemExit(f"profile={JIT_PROFILE}: the generation after the swaps gave other tokens")
+    return infer, json.loads(report.read_text())
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -93,12 +117,14 @@ def main() -> None:
     bench: dict[str, list[BootResult]] = {name: [] for name in images}
     infer: list[dict[str, Any]] = []
     walls: list[float] = []
+    jit: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
     for _ in range(args.repeat):
         for name, image in images.items():
             bench[name].append(booted(image, args.cpu))
         result = booted(images["with the modules"], args.cpu, INFER)
         infer.append(result.lines("FLUID-INFER")[0])
         walls.append(result.seconds)
+        jit.append(jit_run())
 
     print(f"Boot cost of the modules: default command line (benchmarks), TCG -cpu {args.cpu} (emulated), "
           f"median of {args.repeat} boots")
@@ -133,6 +159,43 @@ def main() -> None:
     cycles = {n: median([next(c["cycles"] for c in i["candidates"] if c["variant"] == n) for i in infer])
               for n in names}
     print("| " + " | ".join(f"{cycles[n]:,.0f}" for n in names) + " |")
+
+    print_jit(jit)
+
+
+def print_jit(jit: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> None:
+    """The llama_jit runs: tok/s before and after the link's swaps, and what the link did."""
+    print()
+    print(f"Text generation with the JIT link (`doit run profile={JIT_PROFILE}`), emulated (TCG -cpu max), "
+          f"{len(jit)} boots; the same tokens both times in every boot")
+    boot_rates = [infer[0]["tok_per_s"] for infer, _ in jit]
+    after = [infer[1]["tok_per_s"] for infer, _ in jit]
+    ratios = [infer[1]["tok_per_s"] / infer[0]["tok_per_s"] for infer, _ in jit]
+    variants = ", ".join(sorted({infer[0]["variant"] for infer, _ in jit}))
+    print("| variant chosen | tok/s, boot choice (median) | tok/s, after the swaps (median) "
+          "| after / boot (median of the boots' ratios) |")
+    print("|---|--:|--:|--:|")
+    print(f"| {variants} | {median(boot_rates):.1f} | {median(after):.1f} | {median(ratios):.3f} |")
+    print()
+    print("Candidates (the link server's report; speedup: the kernel's median pair, one forward pass "
+          "at a fixed position per call)")
+    print("| function | candidate | kept | reverted | speedup (median) | latency, PROFILE to swap (median) |")
+    print("|---|---|--:|--:|--:|--:|")
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _, report in jit:
+        for r in report["functions"]:
+            rows.setdefault((r["benchmark"], r["strategy"] or "-"), []).append(r)
+    for (function, strategy), found in rows.items():
+        speedups = [r["speedup"] for r in found if r.get("speedup")]
+        latencies = [r["latency_ms"] for r in found if r.get("latency_ms") is not None]
+        kept = sum(r["verdict"] == "kept" for r in found)
+        reverted = sum(r["verdict"] == "reverted" for r in found)
+        print(f"| {function} | {strategy} | {kept} | {reverted} | "
+              f"{f'{median(speedups):.3f}x' if speedups else '-'} | "
+              f"{f'{median(latencies):.0f} ms' if latencies else '-'} |")
+    held = [f"{name}: {c['verdict']} {c['speedup']}x" for _, report in jit
+            for name, c in report["confirmations"].items()]
+    print(f"A kept patch against the boot choice, timed afresh: {'; '.join(held) or 'none kept'}")
 
 
 if __name__ == "__main__":

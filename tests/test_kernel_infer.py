@@ -269,10 +269,56 @@ def test_doit_run_llama_generates_the_reference_tokens(llama_tree: Path, expecte
     assert "generic" in candidates and not any("dropped" in c for c in candidates.values())
     fastest = min(candidates.values(), key=lambda c: c["cycles"])["variant"]
     assert line["variant"] == fastest and line["chosen_by"] == "measured" and len(candidates) >= 2
+    jit = [json.loads(x.split(" ", 1)[1]) for x in serial.splitlines() if x.startswith("FLUID-JIT ")]
+    assert line["phase"] == "boot" and jit == [{"event": "hello", "host": False, "reason": "no UART"}], (
+        "without a link server: one generation, no JIT phase")
     assert the_line(serial, "FLUID-EXIT") == {"status": "ok"}
     text = decoded(llama_tree, "model_260k", prompt_tokens + tokens)
     assert text.startswith(SETTINGS["prompt"].encode())
     assert text.decode(errors="replace") in serial.replace("\r\n", "\n"), "the text is on the console"
+
+
+@pytest.mark.boot
+def test_llama_jit_swaps_the_matvec_and_generates_the_same_tokens(llama_tree: Path, expected: tuple) -> None:
+    """``profile=llama_jit``: the boot choice's generation, the engine's matrix-vector product and
+    forward pass offered to the link server (PROFILE, PATCH, swap, timed, kept or reverted), the
+    same generation again on the code the slots hold then: the same tokens, the reference's."""
+    report = llama_tree / "build/jit/kernel-report.json"
+    report.unlink(missing_ok=True)
+    proc = doit(llama_tree, "run", "profile=llama_jit", timeout=300)
+    assert "ran successfully" in proc.stdout, proc.stdout + proc.stderr
+    result = BootResult(0, (llama_tree / "build/serial-llama_jit.log").read_text(), 0.0)
+    infer = result.lines("FLUID-INFER")
+    assert [line["phase"] for line in infer] == ["boot", "jit"], result.serial[-3000:]
+    assert all(lines.line_errors("FLUID-INFER", line) == [] for line in infer)
+    _, tokens, _ = expected
+    assert infer[0]["tokens"] == infer[1]["tokens"] == tokens
+    assert infer[0]["variant"] == infer[1]["variant"] and all(line["tok_per_s"] > 0 for line in infer)
+    events = result.lines("FLUID-JIT")
+    assert all(lines.line_errors("FLUID-JIT", e) == [] for e in events)
+    assert events[0]["event"] == "hello" and events[0]["host"] is True
+    profiles = [e for e in events if e["event"] == "profile"]
+    assert [e["function"] for e in profiles][:1] == ["infer.matvec"], "the hot function first"
+    assert {e["function"] for e in profiles} == {"infer.matvec", "infer.forward"}
+    assert all(e["variant"] == infer[0]["variant"] and e["calls"] > 0 for e in profiles)
+    swaps = [e for e in events if e["event"] == "swap"]
+    verdicts = [e for e in events if e["event"] in ("kept", "reverted")]
+    assert swaps and len(verdicts) == len(swaps) == len([e for e in events if e["event"] == "patch"])
+    assert all(e["checksum_before"] == e["checksum_after"] for e in verdicts), "the logits' very bits"
+    assert all(e["cycles_before"] > 0 and e["cycles_after"] > 0 for e in verdicts)
+    assert events[-1]["event"] == "bye" and events[-1]["patches"] == len(swaps)
+    host = json.loads(report.read_text())
+    rows = host["functions"]
+    symbols = {"infer.matvec": "matvec_strided", "infer.forward": "forward"}
+    assert rows and all(r["function"].startswith(symbols[r["benchmark"]]) for r in rows)
+    assert all(r["boot_variant"] == infer[0]["variant"] and r["specialised"] == {} for r in rows), (
+        "no argument of either function keeps its value")
+    matvec = [r for r in rows if r["benchmark"] == "infer.matvec"]
+    guest = [r for r in matvec if r["strategy"] and r["strategy"].startswith("guest-")]
+    assert guest and all(r["llvm_cpu"] == host["guest"]["llvm_cpu"] == "x86-64-v3" for r in guest), (
+        "compiled for the guest's CPUID")
+    assert {r["verdict"] for r in rows} <= {"kept", "reverted"}
+    assert the_line(result.serial, "FLUID-EXIT") == {"status": "ok"}
 
 
 @pytest.mark.boot

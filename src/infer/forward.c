@@ -149,13 +149,28 @@ static __attribute__((noinline)) void matvec_strided(float *restrict out, const 
     }
 }
 
+/* The kernel's build (-DINFER_MATVEC_SLOT, the manifest's infer_ir): every
+ * product below finds matvec_strided in a slot, a load and an indirect call
+ * per matrix, not per row (nothing measurable), so that code built for
+ * this very CPU can take its place between two calls (infer.h). Elsewhere
+ * a direct call: the user-space JIT's tier 2 inlines the product into the
+ * forward pass it specialises, and shares no mutable state between tiers. */
+#ifdef INFER_MATVEC_SLOT
+static infer_matvec_fn matvec_slot = matvec_strided;
+#define MATVEC_STRIDED matvec_slot
+#define MATVEC_SLOT_ADDR (&matvec_slot)
+#else
+#define MATVEC_STRIDED matvec_strided
+#define MATVEC_SLOT_ADDR 0
+#endif
+
 /* A weight matrix (contiguous rows): a stream from memory when the model is
  * larger than the caches (prefetching costs little when it is not), then
  * the matrix `next`. */
 static void matvec_then(float *out, const float *w, const float *x, size_t rows, size_t cols,
                         const float *next)
 {
-    matvec_strided(out, w, x, rows, cols, cols, 1, next);
+    MATVEC_STRIDED(out, w, x, rows, cols, cols, 1, next);
 }
 
 static void matvec(float *out, const float *w, const float *x, size_t rows, size_t cols)
@@ -166,7 +181,7 @@ static void matvec(float *out, const float *w, const float *x, size_t rows, size
 static float sum_squares(const float *restrict x, size_t n)
 {
     float out;
-    matvec_strided(&out, x, x, 1, n, n, 0, 0);
+    MATVEC_STRIDED(&out, x, x, 1, n, n, 0, 0);
     return out;
 }
 
@@ -271,7 +286,7 @@ static void attention(struct infer *m, size_t l, size_t pos)
         for (size_t t = 0; t < n; t++)
             att[t] *= scale;
         softmax(att, n);
-        matvec_strided(m->xb + h * hs, vt, att, hs, n, seq, 0, 0);
+        MATVEC_STRIDED(m->xb + h * hs, vt, att, hs, n, seq, 0, 0);
     }
 }
 
@@ -359,4 +374,5 @@ const struct infer_kernels INFER_VARIANT(infer_kernels) = {
     .forward = forward,
     .matvec = matvec,
     .stream_sum = stream_sum,
+    .matvec_slot = MATVEC_SLOT_ADDR,
 };

@@ -118,16 +118,29 @@ int infer_tokenizer_tokens(const void *tokenizer, size_t bytes, uint32_t *count)
 
 struct infer;
 
+/* The strided matrix-vector product every product of a forward pass runs:
+ * out[i] = sum_j w[i * stride + j] x[j], i < rows, j < cols; `prefetch`:
+ * the rows stream from memory, `next` (may be 0) the matrix read after
+ * (forward.c). */
+typedef void (*infer_matvec_fn)(float *out, const float *w, const float *x, size_t rows, size_t cols,
+                                size_t stride, int prefetch, const float *next);
+
 /* The compute kernels of one variant (forward.c). `forward` computes the
  * logits of `token` at `pos` into m->logits (arguments already checked);
- * `matvec` is out[i] = sum_j w[i * cols + j] x[j] for i < rows, the hot
- * function; `stream_sum` reads n floats once and returns their sum (the
- * memory bandwidth probe of the native runner). */
+ * `matvec` is out[i] = sum_j w[i * cols + j] x[j] for i < rows; `stream_sum`
+ * reads n floats once and returns their sum (the memory bandwidth probe of
+ * the native runner). `matvec_slot`: in the kernel's build (forward.c,
+ * INFER_MATVEC_SLOT) the variant's hot function, the strided product, is
+ * called through the pointer it points to, which holds the variant's own
+ * code until someone stores another (the kernel's JIT link swaps it
+ * between two calls: src/kernel/infer/infer_jit.c); 0 in other builds
+ * (the product is called directly). */
 struct infer_kernels {
     const char *variant; /* "generic", "tuned", or another level's name */
     void (*forward)(struct infer *m, int32_t token, int32_t pos);
     void (*matvec)(float *out, const float *w, const float *x, size_t rows, size_t cols);
     float (*stream_sum)(const float *p, size_t n);
+    infer_matvec_fn *matvec_slot;
 };
 
 /* The two every program has; the kernel's other levels are in its table. */

@@ -230,7 +230,7 @@ void kernel_main(const struct boot_info *bi)
         if (!infer_run)
             panic("workload=infer: this kernel was linked without the inference workload "
                   "(the manifest's kernel_infer_ir)");
-        infer_run(cmdline_options()->infer_logits);
+        infer_run(cmdline_options()->infer_logits, usable);
     } else {
         bench_run_all();
         if (jitlink_run)

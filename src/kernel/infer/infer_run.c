@@ -18,6 +18,7 @@
 #include "console.h"
 #include "exit.h"
 #include "infer.h"
+#include "infer_jit.h"
 #include "infer_run.h"
 #include "infer_select.h"
 #include "klib.h"
@@ -255,6 +256,13 @@ static void generate(struct infer *m, const struct settings *s, uint32_t logits,
     print_logits(m, g);
 }
 
+/* The token position `pos` was fed: a prompt token, or a generated one fed
+ * back. */
+static int32_t fed_at(const struct generation *g, size_t pos)
+{
+    return pos < g->n_prompt ? g->prompt[pos] : g->out[pos - g->n_prompt];
+}
+
 static void print_ids(const int32_t *ids, size_t n)
 {
     size_t i;
@@ -272,21 +280,22 @@ static uint64_t rate_milli(const struct generation *g)
 }
 
 static void report(const struct infer *m, const struct settings *s, const struct generation *g,
-                   size_t arena_bytes, const struct select_result *r)
+                   size_t arena_bytes, const struct select_result *r, const char *phase)
 {
     const struct infer_config *c = &m->config;
     uint64_t milli = rate_milli(g);
 
-    kprintf("infer: %u tokens, %u forward passes in %llu us: %llu.%03llu tok/s (%s)\n", (uint32_t)g->n,
+    kprintf("infer: %u tokens, %u forward passes in %llu us: %llu.%03llu tok/s (%s, %s)\n", (uint32_t)g->n,
             (uint32_t)g->forwards, (unsigned long long)tsc_cycles_to_us(g->cycles),
-            (unsigned long long)(milli / MILLI), (unsigned long long)(milli % MILLI), m->kernels->variant);
+            (unsigned long long)(milli / MILLI), (unsigned long long)(milli % MILLI), m->kernels->variant,
+            phase);
     kprintf_to(CONSOLE_SERIAL, "FLUID-INFER {\"model\":");
     console_write_json_string(CONSOLE_SERIAL, s->model);
     kprintf_to(CONSOLE_SERIAL, ",\"tokenizer\":");
     console_write_json_string(CONSOLE_SERIAL, s->tokenizer);
     kprintf_to(CONSOLE_SERIAL, ",\"arch\":\"i386\",\"variant\":");
     console_write_json_string(CONSOLE_SERIAL, m->kernels->variant);
-    kprintf_to(CONSOLE_SERIAL, ",\"prompt_tokens\":");
+    kprintf_to(CONSOLE_SERIAL, ",\"phase\":\"%s\",\"prompt_tokens\":", phase);
     print_ids(g->prompt, g->n_prompt);
     kprintf_to(CONSOLE_SERIAL, ",\"tokens\":");
     print_ids(g->out, g->n);
@@ -301,7 +310,7 @@ static void report(const struct infer *m, const struct settings *s, const struct
     kprintf_to(CONSOLE_SERIAL, "}\n");
 }
 
-void infer_run(uint32_t logits)
+void infer_run(uint32_t logits, uint32_t usable)
 {
     static struct infer model;
     static struct select_result selection;
@@ -310,7 +319,8 @@ void infer_run(uint32_t logits)
     struct infer_config config;
     struct generation g;
     const struct infer_variant *chosen;
-    size_t arena_bytes;
+    size_t arena_bytes, last;
+    int32_t tokens[2];
     void *arena;
     int status;
 
@@ -332,5 +342,14 @@ void infer_run(uint32_t logits)
     kprintf("infer: %s, %u prompt tokens, %u to generate, variant %s (%s)\n", s.model, (uint32_t)g.n_prompt,
             s.tokens, chosen->name, select_how_name(selection.how));
     generate(&model, &s, logits, &g);
-    report(&model, &s, &g, arena_bytes, &selection);
+    report(&model, &s, &g, arena_bytes, &selection, "boot");
+    last = g.forwards - 1;
+    tokens[0] = fed_at(&g, last ? last - 1 : 0);
+    tokens[1] = fed_at(&g, last);
+    if (infer_jit(&model, chosen->name, tokens, (int32_t)last, usable)) {
+        g.kept = 0;
+        generate(&model, &s, 0, &g);
+        report(&model, &s, &g, arena_bytes, &selection, "jit");
+        infer_jit_end();
+    }
 }

@@ -9,8 +9,9 @@
  *
  *   HELLO    -> build id, CPUID leaves, XCR0, CR4, code arena
  *   WELCOME  <- (within JIT_HELLO_TIMEOUT_MS, else no host)
- *   per benchmark, its run() behind a slot (a function pointer every call
- *   goes through), up to JIT_MAX_ROUNDS times:
+ *   per client (jitlink.h: a benchmark's run(), the inference engine's
+ *   matrix-vector product), its function behind a slot (a function
+ *   pointer every call goes through), up to JIT_MAX_ROUNDS times:
  *     PROFILE -> calls, cycles and integer argument values of the code the
  *                slot holds (the boot choice, then the code kept), from the
  *                profiler runtime (src/runtime/profile.c)
@@ -71,6 +72,8 @@ _Static_assert(JIT_MAX_PAYLOAD >= JIT_PATCH_SIZE + JIT_MAX_CODE, "a PATCH fits t
 
 /* The address every call of a benchmark's run() goes through in this phase. */
 static volatile fluid_prof_run_fn *slots;
+/* Kept patches a run may hold: every slot's rounds. */
+#define LIVE_MAX (JIT_MAX_SLOTS * JIT_MAX_ROUNDS)
 
 /* Kept patches: live code a later patch must not overwrite. */
 struct live_range {
@@ -84,7 +87,7 @@ static struct {
     uint32_t garbage, patches, kept, refused;
     uint64_t frame_start; /* TSC when the last frame's magic was complete */
     uint64_t stall_ticks; /* JIT_FRAME_TIMEOUT_MS in TSC cycles */
-    struct live_range *live;
+    struct live_range live[LIVE_MAX];
     uint32_t live_count;
 } link;
 
@@ -228,11 +231,23 @@ static int await(uint32_t seq, uint16_t a, uint16_t b, uint32_t ms, struct jit_h
 
 /* -- lines ---------------------------------------------------------------------------------- */
 
+/* A client's function as the lines name it: a benchmark's name is its
+ * run()'s, another client's name is the function's label already. */
+static const char *run_suffix(const char *name)
+{
+    const char *p;
+
+    for (p = name; *p; p++)
+        if (*p == '.')
+            return "";
+    return ".run";
+}
+
 static void line_start(const char *event, const char *name)
 {
     kprintf_to(CONSOLE_SERIAL, "FLUID-JIT {\"event\":\"%s\"", event);
     if (name)
-        kprintf_to(CONSOLE_SERIAL, ",\"function\":\"%s.run\"", name);
+        kprintf_to(CONSOLE_SERIAL, ",\"function\":\"%s%s\"", name, run_suffix(name));
 }
 
 static void line_end(void)
@@ -266,7 +281,7 @@ static uint64_t read_xcr0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-static void fill_hello(struct jit_hello *m, uint32_t usable)
+static void fill_hello(struct jit_hello *m, uint32_t usable, const uintptr_t *slots_code, uint32_t count)
 {
     static const uint32_t wanted[JIT_CPUID_LEAVES][2] = {
         { 0, 0 }, { 1, 0 }, { 7, 0 }, { 0xD, 0 }, { 0x80000000u, 0 }, { 0x80000001u, 0 },
@@ -278,7 +293,7 @@ static void fill_hello(struct jit_hello *m, uint32_t usable)
     m->build_id = build_id();
     m->arena_addr = (uint32_t)(uintptr_t)jit_arena;
     m->arena_bytes = JIT_ARENA_BYTES;
-    m->bench_count = bench_registry_count;
+    m->bench_count = count;
     m->tsc_khz = (uint32_t)(tsc_hz() / MS_PER_S);
     m->usable = usable;
     m->cr4 = read_cr4();
@@ -300,12 +315,12 @@ static void fill_hello(struct jit_hello *m, uint32_t usable)
             m->xcr0 = read_xcr0();
     }
     m->leaf_count = JIT_CPUID_LEAVES;
-    for (i = 0; i < bench_registry_count && i < JIT_MAX_SLOTS; i++)
-        m->slots[i] = (uint32_t)(uintptr_t)dispatch_bench(i)->run;
+    for (i = 0; i < count && i < JIT_MAX_SLOTS; i++)
+        m->slots[i] = (uint32_t)slots_code[i];
 }
 
 /* HELLO, then WELCOME within its timeout: whether a host is there. */
-static int hello(uint32_t usable)
+static int hello(uint32_t usable, const uintptr_t *slots_code, uint32_t count)
 {
     struct jit_hello m;
     struct jit_header h;
@@ -316,7 +331,7 @@ static int hello(uint32_t usable)
     if (uart_init(JIT_COM2_PORT)) {
         link.up = 1;
         link.stall_ticks = kmuldiv64(tsc_hz(), JIT_FRAME_TIMEOUT_MS, MS_PER_S);
-        fill_hello(&m, usable);
+        fill_hello(&m, usable, slots_code, count);
         seq = send_frame(JIT_OP_HELLO, &m, sizeof(m));
         absent = "no answer";
         if (await(seq, JIT_OP_WELCOME, JIT_OP_WELCOME, JIT_HELLO_TIMEOUT_MS, &h) &&
@@ -338,24 +353,7 @@ static int hello(uint32_t usable)
 
 /* -- one slot ------------------------------------------------------------------------------- */
 
-struct bench_ctx {
-    uint32_t slot;
-    const char *name;
-    const char *variant;
-    const struct bench_desc *desc;
-    uint32_t size;
-};
-
-static void call_profiled(const struct bench_ctx *b, void *arena)
-{
-    uint64_t start = fluid_prof_enter(b->slot);
-
-    fluid_prof_value(b->slot, SIZE_ARG, b->size);
-    slots[b->slot](arena, b->size);
-    fluid_prof_exit(b->slot, start);
-}
-
-static uint32_t send_profile(const struct bench_ctx *b)
+static uint32_t send_profile(const struct jit_client *b)
 {
     const struct fluid_prof_fn *fn = &fluid_prof_table[b->slot];
     struct jit_profile p;
@@ -363,7 +361,7 @@ static uint32_t send_profile(const struct bench_ctx *b)
 
     memset(&p, 0, sizeof(p));
     p.slot = b->slot;
-    p.fn_addr = (uint32_t)(uintptr_t)slots[b->slot];
+    p.fn_addr = (uint32_t)b->held(b);
     p.size = b->size;
     p.calls = fn->calls;
     p.cycles = fn->cycles;
@@ -397,14 +395,14 @@ static int overlaps_live(uint32_t start, uint32_t end)
 
 /* Why the PATCH in rx_payload (`size` bytes) must not be installed in
  * `b`'s slot, or JIT_REASON_NONE. */
-static uint32_t check_patch(const struct bench_ctx *b, uint32_t size)
+static uint32_t check_patch(const struct jit_client *b, uint32_t size)
 {
     const struct jit_patch *p = (const struct jit_patch *)rx_payload;
     const uint32_t arena = (uint32_t)(uintptr_t)jit_arena;
 
     if (size < JIT_PATCH_SIZE || p->build_id != build_id())
         return JIT_REASON_BUILD;
-    if (p->slot != b->slot || p->replaces != (uint32_t)(uintptr_t)slots[b->slot])
+    if (p->slot != b->slot || p->replaces != (uint32_t)b->held(b))
         return JIT_REASON_SLOT;
     if (p->bytes == 0 || p->bytes > JIT_MAX_CODE || size != JIT_PATCH_SIZE + p->bytes ||
         p->addr < arena || p->addr - arena > JIT_ARENA_BYTES - p->bytes ||
@@ -425,14 +423,6 @@ static const char *reason_name(uint32_t reason)
     }
 #undef REASON_NAME
     return "?";
-}
-
-static void *arena_for(const struct bench_ctx *b)
-{
-    void *arena = kmalloc_aligned(b->desc->mem_bytes(b->size), ARENA_ALIGN);
-
-    b->desc->setup(arena, b->size, BENCH_DEFAULT_SEED);
-    return arena;
 }
 
 /* The pair (old_t[i], new_t[i]) whose ratio new/old is the median of the
@@ -458,11 +448,11 @@ static uint32_t median_pair(const uint64_t *old_t, const uint64_t *new_t, uint32
     return order[n / 2];
 }
 
-static uint64_t time_call(fluid_prof_run_fn fn, void *arena, uint32_t size)
+static uint64_t time_call(const struct jit_client *b, void *work, uintptr_t code)
 {
     uint64_t start = rdtsc();
 
-    fn(arena, size);
+    b->call(b, work, code);
     return rdtsc() - start;
 }
 
@@ -479,30 +469,29 @@ struct comparison {
  * old code's calls took less than JIT_TIMED_BUDGET_MS, an odd number; the
  * figures are the pair whose new/old ratio is the median (median_pair). Why
  * `new` must not stay, or JIT_REASON_NONE. */
-static uint32_t compare(const struct bench_ctx *b, fluid_prof_run_fn old, fluid_prof_run_fn new,
-                        struct comparison *c)
+static uint32_t compare(const struct jit_client *b, uintptr_t old, uintptr_t new, struct comparison *c)
 {
     uint64_t old_t[JIT_TIMED_MAX_CALLS], new_t[JIT_TIMED_MAX_CALLS], spent = 0;
     const uint64_t budget = kmuldiv64(tsc_hz(), JIT_TIMED_BUDGET_MS, MS_PER_S);
-    void *old_arena = arena_for(b), *new_arena = arena_for(b);
+    void *old_arena = b->setup(b), *new_arena = b->setup(b);
     uint32_t i, n;
 
     for (i = 0; i < JIT_PROFILED_CALLS; i++) {
-        old(old_arena, b->size);
-        new(new_arena, b->size);
+        b->call(b, old_arena, old);
+        b->call(b, new_arena, new);
     }
     for (n = 0; n < JIT_TIMED_MAX_CALLS && (n < JIT_TIMED_CALLS || spent < budget || n % 2 == 0); n++) {
-        old_t[n] = time_call(old, old_arena, b->size);
-        new_t[n] = time_call(new, new_arena, b->size);
+        old_t[n] = time_call(b, old_arena, old);
+        new_t[n] = time_call(b, new_arena, new);
         spent += old_t[n];
     }
     i = median_pair(old_t, new_t, n);
     c->before = old_t[i];
     c->after = new_t[i];
-    c->sum_before = b->desc->checksum(old_arena, b->size);
-    c->sum_after = b->desc->checksum(new_arena, b->size);
-    kfree(new_arena);
-    kfree(old_arena);
+    c->sum_before = b->checksum(b, old_arena);
+    c->sum_after = b->checksum(b, new_arena);
+    b->release(new_arena);
+    b->release(old_arena);
     if (c->sum_after != c->sum_before)
         return JIT_REASON_CHECKSUM;
     if (c->after * PERCENT > c->before * (PERCENT - JIT_KEEP_MARGIN_PERCENT))
@@ -512,7 +501,7 @@ static uint32_t compare(const struct bench_ctx *b, fluid_prof_run_fn old, fluid_
 
 /* A `kept`, `reverted`, `confirmed` or `unconfirmed` line, and its line
  * for people. */
-static void report_comparison(const struct bench_ctx *b, const char *event, uint32_t reason,
+static void report_comparison(const struct jit_client *b, const char *event, uint32_t reason,
                               const struct comparison *c)
 {
     line_start(event, b->name);
@@ -524,16 +513,16 @@ static void report_comparison(const struct bench_ctx *b, const char *event, uint
                (unsigned long long)c->before, (unsigned long long)c->after,
                (unsigned long long)c->sum_before, (unsigned long long)c->sum_after);
     line_end();
-    kprintf("jit %s.run %s: %llu -> %llu cycles\n", b->name, event,
+    kprintf("jit %s%s %s: %llu -> %llu cycles\n", b->name, run_suffix(b->name), event,
             (unsigned long long)c->before, (unsigned long long)c->after);
 }
 
 /* The PATCH in rx_payload passed its checks: copy, swap at a call boundary
  * of the workload on `work`, then time old against new and decide. */
-static void install(const struct bench_ctx *b, void *work, uint64_t waited, uint64_t received)
+static void install(const struct jit_client *b, void *work, uint64_t waited, uint64_t received)
 {
     const struct jit_patch *p = (const struct jit_patch *)rx_payload;
-    fluid_prof_run_fn old = slots[b->slot];
+    uintptr_t old = b->held(b);
     struct comparison c;
     uint32_t reason;
 
@@ -549,21 +538,21 @@ static void install(const struct bench_ctx *b, void *work, uint64_t waited, uint
     /* The swap: between two calls of the workload, so the call that was
      * running finished on the old code; the next one, and every one after,
      * loads the new address from the slot. */
-    slots[b->slot] = (fluid_prof_run_fn)(uintptr_t)p->entry;
+    b->hold(b, p->entry);
     verdict(b->slot, JIT_EVENT_SWAP, JIT_REASON_NONE, p->entry, 0, 0, 0, 0);
     line_start("swap", b->name);
     kprintf_to(CONSOLE_SERIAL, ",\"addr\":\"0x%08x\"", p->entry);
     line_end();
-    call_profiled(b, work);
+    b->call_profiled(b, work);
 
-    reason = compare(b, old, slots[b->slot], &c);
+    reason = compare(b, old, p->entry, &c);
     if (reason == JIT_REASON_NONE) {
         link.live[link.live_count].start = p->addr;
         link.live[link.live_count].end = p->addr + p->bytes;
         link.live_count++;
         link.kept++;
     } else {
-        slots[b->slot] = old;
+        b->hold(b, old);
     }
     verdict(b->slot, reason ? JIT_EVENT_REVERTED : JIT_EVENT_KEPT, reason, p->entry, c.before, c.after,
             c.sum_before, c.sum_after);
@@ -591,7 +580,7 @@ static int poll_answer(uint32_t seq, struct jit_header *h)
  * compiles, polling the link between two calls; install what comes back.
  * Whether a patch was timed (kept or reverted) and the host said it has
  * another candidate for the next round. */
-static int offer(const struct bench_ctx *b, void *work)
+static int offer(const struct jit_client *b, void *work)
 {
     struct jit_header h;
     uint64_t sent, deadline, received;
@@ -601,12 +590,12 @@ static int offer(const struct bench_ctx *b, void *work)
     /* Each PROFILE describes the code the slot holds now. */
     memset(&fluid_prof_table[b->slot], 0, sizeof(fluid_prof_table[b->slot]));
     for (i = 0; i < JIT_PROFILED_CALLS; i++)
-        call_profiled(b, work);
+        b->call_profiled(b, work);
     seq = send_profile(b);
     sent = rdtsc();
     deadline = deadline_ms(JIT_PATCH_TIMEOUT_MS);
     while (link.up && !(answered = poll_answer(seq, &h)) && rdtsc() < deadline)
-        call_profiled(b, work);
+        b->call_profiled(b, work);
     received = rdtsc();
     if (!answered) {
         if (++link.silent >= JIT_SILENT_LIMIT)
@@ -642,76 +631,144 @@ static int offer(const struct bench_ctx *b, void *work)
         if (h.size >= JIT_PATCH_SIZE)
             kprintf_to(CONSOLE_SERIAL, ",\"addr\":\"0x%08x\",\"bytes\":%u", p->entry, p->bytes);
         line_end();
-        kprintf("jit %s.run refused: %s\n", b->name, reason_name(reason));
+        kprintf("jit %s%s refused: %s\n", b->name, run_suffix(b->name), reason_name(reason));
         return 0;
     }
     install(b, work, received - sent, received);
     return !(((const struct jit_patch *)rx_payload)->flags & JIT_PATCH_LAST);
 }
 
-/* One benchmark: up to JIT_MAX_ROUNDS offers; each patch is timed against
+/* One client: up to JIT_MAX_ROUNDS offers; each patch is timed against
  * the code the slot holds then (the boot choice, or a patch kept before). */
-static void tune(const struct bench_ctx *b)
+void jitlink_tune(const struct jit_client *b)
 {
-    void *work = arena_for(b);
+    void *work = b->setup(b);
     struct comparison c;
     uint32_t round;
 
+    /* The tick bounds a halted receive (recv_bytes); only the rounds need it. */
+    pit_tick_start(WAKE_TICK_HZ);
     for (round = 0; round < JIT_MAX_ROUNDS && link.up && offer(b, work); round++)
         ;
-    kfree(work);
+    b->release(work);
     /* What the slot holds now against the boot choice, measured afresh: each
      * round kept what beat the code before it by the measurement that also
      * chose it (noise may have helped). Slower than the boot choice here,
      * and the boot choice is back. */
-    if (slots[b->slot] != b->desc->run) {
-        uint32_t entry = (uint32_t)(uintptr_t)slots[b->slot];
-        uint32_t reason = compare(b, b->desc->run, slots[b->slot], &c);
+    if (b->held(b) != b->boot) {
+        uintptr_t entry = b->held(b);
+        uint32_t reason = compare(b, b->boot, entry, &c);
 
         if (reason != JIT_REASON_CHECKSUM)
             reason = c.after > c.before ? JIT_REASON_SLOWER : JIT_REASON_NONE;
         if (reason)
-            slots[b->slot] = b->desc->run;
-        verdict(b->slot, reason ? JIT_EVENT_UNCONFIRMED : JIT_EVENT_CONFIRMED, reason, entry, c.before,
-                c.after, c.sum_before, c.sum_after);
+            b->hold(b, b->boot);
+        verdict(b->slot, reason ? JIT_EVENT_UNCONFIRMED : JIT_EVENT_CONFIRMED, reason, (uint32_t)entry,
+                c.before, c.after, c.sum_before, c.sum_after);
         report_comparison(b, reason ? "unconfirmed" : "confirmed", reason, &c);
     }
+    pit_tick_stop();
 }
 
-void jitlink_run(uint32_t usable)
+int jitlink_open(uint32_t usable, const uintptr_t *slots_code, uint32_t count)
 {
-    uint32_t i;
-
-    if (!hello(usable))
-        return;
+    if (!hello(usable, slots_code, count))
+        return 0;
     /* A receive halts while COM2's FIFO is empty (recv_bytes): its data
-     * interrupt ends the halt, and the tick bounds it. */
+     * interrupt ends the halt, and the tick (jitlink_tune) bounds it. */
     uart_rx_interrupt(JIT_COM2_PORT);
     wake_source(UART_COM2_IRQ);
     wake_source(PIT_IRQ);
-    pit_tick_start(WAKE_TICK_HZ);
-    slots = kmalloc(bench_registry_count * sizeof(*slots));
-    link.live = kmalloc(bench_registry_count * JIT_MAX_ROUNDS * sizeof(*link.live));
-    for (i = 0; i < bench_registry_count && link.up; i++) {
-        const struct bench_entry *e = &bench_registry[i];
-        const struct select_result *s = dispatch_selection(i);
-        struct bench_ctx b;
+    return 1;
+}
 
-        b.slot = i;
-        b.name = e->name;
-        b.desc = dispatch_bench(i);
-        b.variant = s ? s->candidates[s->chosen].variant : "generic";
-        b.size = test_hooks_bench_size(e->size ? e->size : e->generic->default_size);
-        slots[i] = b.desc->run;
-        tune(&b);
-    }
+void jitlink_close(void)
+{
     if (link.up)
         send_frame(JIT_OP_BYE, NULL, 0);
-    pit_tick_stop();
     line_start("bye", NULL);
     kprintf_to(CONSOLE_SERIAL, ",\"patches\":%u,\"kept\":%u,\"refused\":%u,\"garbage\":%u",
                link.patches, link.kept, link.refused, link.garbage);
     line_end();
+}
+
+/* -- the benchmarks as clients ------------------------------------------------------------- */
+
+static const struct bench_desc *bench_of(const struct jit_client *c)
+{
+    return c->ctx;
+}
+
+static uintptr_t bench_held(const struct jit_client *c)
+{
+    return (uintptr_t)slots[c->slot];
+}
+
+static void bench_hold(const struct jit_client *c, uintptr_t code)
+{
+    slots[c->slot] = (fluid_prof_run_fn)code;
+}
+
+static void *bench_setup(const struct jit_client *c)
+{
+    void *arena = kmalloc_aligned(bench_of(c)->mem_bytes(c->size), ARENA_ALIGN);
+
+    bench_of(c)->setup(arena, c->size, BENCH_DEFAULT_SEED);
+    return arena;
+}
+
+static void bench_call(const struct jit_client *c, void *arena, uintptr_t code)
+{
+    ((fluid_prof_run_fn)code)(arena, c->size);
+}
+
+static void bench_call_profiled(const struct jit_client *c, void *arena)
+{
+    uint64_t start = fluid_prof_enter(c->slot);
+
+    fluid_prof_value(c->slot, SIZE_ARG, c->size);
+    slots[c->slot](arena, c->size);
+    fluid_prof_exit(c->slot, start);
+}
+
+static uint64_t bench_checksum(const struct jit_client *c, void *arena)
+{
+    return bench_of(c)->checksum(arena, c->size);
+}
+
+void jitlink_run(uint32_t usable)
+{
+    uintptr_t code[JIT_MAX_SLOTS];
+    uint32_t i, count = bench_registry_count < JIT_MAX_SLOTS ? bench_registry_count : JIT_MAX_SLOTS;
+
+    for (i = 0; i < count; i++)
+        code[i] = (uintptr_t)dispatch_bench(i)->run;
+    if (!jitlink_open(usable, code, count))
+        return;
+    slots = kmalloc(count * sizeof(*slots));
+    for (i = 0; i < count && link.up; i++) {
+        const struct bench_entry *e = &bench_registry[i];
+        const struct select_result *s = dispatch_selection(i);
+        struct jit_client b = {
+            .slot = i,
+            .name = e->name,
+            .variant = s ? s->candidates[s->chosen].variant : "generic",
+            .size = test_hooks_bench_size(e->size ? e->size : e->generic->default_size),
+            .boot = code[i],
+            .held = bench_held,
+            .hold = bench_hold,
+            .setup = bench_setup,
+            .release = kfree,
+            .call = bench_call,
+            .call_profiled = bench_call_profiled,
+            .checksum = bench_checksum,
+            .ctx = dispatch_bench(i),
+        };
+
+        slots[i] = dispatch_bench(i)->run;
+        jitlink_tune(&b);
+    }
+    jitlink_close();
 }
 
 #pragma clang attribute pop
