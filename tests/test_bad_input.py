@@ -54,6 +54,10 @@ CASES = [
      "the loader needs a part at LBA 9"),
     ("huge-disk", lambda b: b.replace(b"  disk: floppy", b"  disk: hdd\n  hdd_mib: 99999999999", 1),
      "expected an integer"),
+    ("benchmark-twice", lambda b: b.replace(b"  - {name: fft_1d, size: 4096, iterations: 2}\n",
+                                            b"  - {name: fft_1d, size: 4096, iterations: 2}\n"
+                                            b"  - {name: fft_1d, size: 1024}\n", 1),
+     "name 'fft_1d' is already taken"),
 ]
 
 

@@ -41,7 +41,7 @@ MAX_SIZE_LINE = re.compile(r"^#define BENCH_MAX_SIZE ([0-9]+)$", re.M)
 
 @hookimpl
 def fluidbuild_manifest_sections() -> dict[str, Schema]:
-    return {"benchmarks": List(BENCHMARK)}
+    return {"benchmarks": List(BENCHMARK, unique="name")}
 
 
 @hookimpl
