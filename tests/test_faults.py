@@ -332,7 +332,6 @@ def test_benchmark_limit_comes_from_its_source(tmp_path: Path) -> None:
             targets:
               registry: {{plugin: bench_registry, sources: [src/bench/toy.c]}}
             benchmarks:
-              - {{name: toy, iterations: 1}}
               - {{name: toy, size: {size}}}
             """, files={"src/bench/toy.c": source})
         kit.target_tasks("registry")
@@ -340,7 +339,7 @@ def test_benchmark_limit_comes_from_its_source(tmp_path: Path) -> None:
     limited = "/* the largest arena under 4 GiB */\n#define BENCH_MAX_SIZE 4096\nint toy;\n"
     declare(4096, limited)
     with pytest.raises(FluidError, match=re.escape(
-            "manifest.yaml:5: manifest error at 'benchmarks[1].size': toy size 4097 is above its limit "
+            "manifest.yaml:4: manifest error at 'benchmarks[0].size': toy size 4097 is above its limit "
             "4096 (BENCH_MAX_SIZE in src/bench/toy.c")):
         declare(4097, limited)
     with pytest.raises(FluidError, match=r"src/bench/toy\.c: expected one line '#define BENCH_MAX_SIZE <n>'"):
