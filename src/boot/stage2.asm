@@ -35,52 +35,7 @@ stage2_start:
     call modules_load
     jmp enter_kernel
 
-; boot_info_init: clear the boot-info area except stage 1's time stamp,
-; then stamp the magic and the boot drive. DL = boot drive.
-boot_info_init:
-    pushad
-    mov esi, [BOOT_INFO_ADDR + BI_TSC_STAGE1]
-    mov ebp, [BOOT_INFO_ADDR + BI_TSC_STAGE1 + 4]
-    mov di, BOOT_INFO_ADDR
-    mov cx, BOOT_INFO_SIZE / 2
-    xor ax, ax
-    rep stosw
-    mov [BOOT_INFO_ADDR + BI_TSC_STAGE1], esi
-    mov [BOOT_INFO_ADDR + BI_TSC_STAGE1 + 4], ebp
-    mov dword [BOOT_INFO_ADDR + BI_MAGIC], BOOT_INFO_MAGIC
-    mov [BOOT_INFO_ADDR + BI_BOOT_DRIVE], dl
-    popad
-    ret
-
-; enter_kernel: the CPU switches to protected mode when CR0.PE is set, but
-; keeps running with the cached real-mode CS until a far jump loads CS from
-; the GDT; only then does it execute 32-bit code.
-enter_kernel:
-    cli
-    lgdt [gdt_descriptor]
-    mov eax, cr0
-    or al, CR0_PE
-    mov cr0, eax
-    jmp GDT_CODE_SEL:protected_entry
-
-    bits 32
-protected_entry:
-    mov ax, GDT_DATA_SEL
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, KERNEL_STACK_TOP
-    mov ebp, esp
-    rdtsc
-    mov [BOOT_INFO_ADDR + BI_TSC_HANDOFF], eax
-    mov [BOOT_INFO_ADDR + BI_TSC_HANDOFF + 4], edx
-    mov eax, KERNEL_BOOT_MAGIC
-    mov ebx, BOOT_INFO_ADDR
-    jmp [kernel_entry]
-
-    bits 16
+%include "handoff.inc"
 %include "console.inc"
 %include "disk.inc"
 %include "a20.inc"
