@@ -17,7 +17,7 @@
 #define NR_CLOCK_GETTIME 228
 #define NR_EXIT_GROUP 231
 
-static long syscall3(long nr, long a, long b, long c)
+long sys_call3(long nr, long a, long b, long c)
 {
     long ret;
     __asm__ volatile("syscall"
@@ -48,7 +48,7 @@ static long syscall6(long nr, long a, long b, long c, long d, long e, long f)
 #define NR_OLD_MMAP 90
 #define NR_CLOCK_GETTIME64 403
 
-static long syscall3(long nr, long a, long b, long c)
+long sys_call3(long nr, long a, long b, long c)
 {
     long ret;
     __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
@@ -69,12 +69,12 @@ static long syscall3(long nr, long a, long b, long c)
 
 long sys_read(int fd, void *buf, size_t bytes)
 {
-    return syscall3(NR_READ, fd, (long)buf, (long)bytes);
+    return sys_call3(NR_READ, fd, (long)buf, (long)bytes);
 }
 
 long sys_write(int fd, const void *buf, size_t bytes)
 {
-    return syscall3(NR_WRITE, fd, (long)buf, (long)bytes);
+    return sys_call3(NR_WRITE, fd, (long)buf, (long)bytes);
 }
 
 int sys_write_all(int fd, const void *buf, size_t bytes)
@@ -93,12 +93,12 @@ int sys_write_all(int fd, const void *buf, size_t bytes)
 
 long sys_open(const char *path, int flags, int mode)
 {
-    return syscall3(NR_OPEN, (long)path, flags, mode);
+    return sys_call3(NR_OPEN, (long)path, flags, mode);
 }
 
 long sys_close(int fd)
 {
-    return syscall3(NR_CLOSE, fd, 0, 0);
+    return sys_call3(NR_CLOSE, fd, 0, 0);
 }
 
 void *sys_map_anon(size_t bytes)
@@ -109,7 +109,7 @@ void *sys_map_anon(size_t bytes)
 #else
     /* struct mmap_arg_struct: addr, len, prot, flags, fd, offset. */
     long args[6] = {0, (long)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0};
-    long ret = syscall3(NR_OLD_MMAP, (long)args, 0, 0);
+    long ret = sys_call3(NR_OLD_MMAP, (long)args, 0, 0);
 #endif
     if ((unsigned long)ret >= (unsigned long)-MAX_ERRNO)
         return 0;
@@ -122,9 +122,9 @@ uint64_t sys_monotonic_ns(void)
      * (i386 through clock_gettime64). */
     int64_t ts[2];
 #if defined(__x86_64__)
-    long ret = syscall3(NR_CLOCK_GETTIME, CLOCK_MONOTONIC, (long)ts, 0);
+    long ret = sys_call3(NR_CLOCK_GETTIME, CLOCK_MONOTONIC, (long)ts, 0);
 #else
-    long ret = syscall3(NR_CLOCK_GETTIME64, CLOCK_MONOTONIC, (long)ts, 0);
+    long ret = sys_call3(NR_CLOCK_GETTIME64, CLOCK_MONOTONIC, (long)ts, 0);
 #endif
     if (ret != 0)
         return 0;
@@ -134,5 +134,5 @@ uint64_t sys_monotonic_ns(void)
 void sys_exit(int status)
 {
     for (;;)
-        syscall3(NR_EXIT_GROUP, status, 0, 0);
+        sys_call3(NR_EXIT_GROUP, status, 0, 0);
 }

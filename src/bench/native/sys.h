@@ -17,6 +17,9 @@
 #define SYS_O_TRUNC 0x200
 #define SYS_FILE_MODE 0644
 
+/* System call `nr` of this ABI (its own numbers) with three arguments: the
+ * result, or -errno in [-4095, -1]. For calls the other wrappers lack. */
+long sys_call3(long nr, long a, long b, long c);
 long sys_read(int fd, void *buf, size_t bytes);
 long sys_write(int fd, const void *buf, size_t bytes);
 /* Writes all of buf: one write may move fewer bytes than asked (the i386 ABI

@@ -20,29 +20,17 @@
 #define NR_LSEEK 8
 #define NR_MADVISE 28
 #define NR_CLOCK_GETTIME 228
-static long syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return ret;
-}
 #elif defined(__i386__)
 #define NR_LSEEK 19
 #define NR_MADVISE 219
 #define NR_CLOCK_GETTIME 403 /* clock_gettime64: 64-bit seconds on i386 too */
-static long syscall3(long nr, long a, long b, long c)
-{
-    long ret;
-    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
-    return ret;
-}
 #else
 #error "the native inference runner supports i386 and x86-64 Linux only"
 #endif
 
 static long sys_lseek(int fd, long offset, int whence)
 {
-    return syscall3(NR_LSEEK, fd, offset, whence);
+    return sys_call3(NR_LSEEK, fd, offset, whence);
 }
 
 void *map_huge(size_t bytes)
@@ -53,7 +41,7 @@ void *map_huge(size_t bytes)
     if (!map)
         return 0;
     map += (HUGE_PAGE_BYTES - (uintptr_t)map % HUGE_PAGE_BYTES) % HUGE_PAGE_BYTES;
-    syscall3(NR_MADVISE, (long)map, (long)bytes, MADV_HUGEPAGE);
+    sys_call3(NR_MADVISE, (long)map, (long)bytes, MADV_HUGEPAGE);
     return map;
 }
 
@@ -96,7 +84,7 @@ long file_read_all(const char *path, size_t pad, const uint8_t **data, size_t *b
 uint64_t thread_cpu_ns(void)
 {
     int64_t ts[2]; /* struct __kernel_timespec */
-    if (syscall3(NR_CLOCK_GETTIME, CLOCK_THREAD_CPUTIME_ID, (long)ts, 0) != 0)
+    if (sys_call3(NR_CLOCK_GETTIME, CLOCK_THREAD_CPUTIME_ID, (long)ts, 0) != 0)
         return 0;
     return (uint64_t)ts[0] * NS_PER_SECOND + (uint64_t)ts[1];
 }
